@@ -1,0 +1,130 @@
+"""How a layer kind is defined: its DSL form, Keras class and rules, in one object.
+
+Every layer kind in cnndsl is one `LayerKind`. The resolver reads its options to
+turn a written layer into Keras arguments, the checker calls its shape and
+parameter rules, and the back ends read its Keras class and diagram label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from cnndsl.layers.values import Pair, python_literal
+
+Shape = tuple[int | None, ...]
+"""A tensor shape without the batch dimension."""
+
+Config = Mapping[str, Any]
+"""Keras constructor arguments of one layer, by Keras argument name."""
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One Keras argument of a layer kind and every way a spec may write it.
+
+    `name` is the Keras argument name, which is also the keyword form
+    (`kernel_size=5`); `aliases` are shorter keywords (`kernel=5`). A bare number
+    or size fills the first unset `positional` option; `prefix` enables the
+    compact form (`k5`, `s2`); `flags` maps bare words to values (`same`,
+    `nobias`). `keras_positional` options are passed positionally in generated code.
+    """
+
+    name: str
+    type: Any
+    default: Any = REQUIRED
+    help: str = ""
+    aliases: tuple[str, ...] = ()
+    positional: bool = False
+    prefix: str | None = None
+    flags: Mapping[str, Any] = field(default_factory=dict)
+    keras_positional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def render(self, value: Any) -> str:
+        """Render `value` as Python source, writing a square pair such as (5, 5) as 5."""
+        if isinstance(self.type, Pair) and isinstance(value, tuple) and value[0] == value[1]:
+            return str(value[0])
+        return python_literal(value)
+
+
+def no_params(config: Config, shape: Shape) -> tuple[int, int]:
+    return (0, 0)
+
+
+def same_shape(config: Config, shape: Shape) -> Shape:
+    return shape
+
+
+def no_warnings(config: Config, shape: Shape) -> list[tuple[str, str]]:
+    return []
+
+
+@dataclass(frozen=True)
+class LayerKind:
+    """A layer kind of the language, such as `conv` (keras.layers.Conv2D).
+
+    `input_rank` is the rank (without batch) Keras requires, or None for any
+    rank of at least `min_rank`. `output_shape` and `params` are the shape and
+    parameter rules; both receive the resolved config and the input shape, and
+    `output_shape` raises ShapeError where Keras would fail. `warnings` lists
+    (message, fix) pairs for inputs that Keras accepts but users rarely mean.
+    `fixed` are Keras arguments set by the kind itself (Activation("relu")).
+    """
+
+    keyword: str
+    keras_class: str
+    summary: str
+    options: tuple[OptionSpec, ...] = ()
+    aliases: tuple[str, ...] = ()
+    input_rank: int | None = None
+    min_rank: int = 1
+    output_shape: Callable[[Config, Shape], Shape] = same_shape
+    params: Callable[[Config, Shape], tuple[int, int]] = no_params
+    label: Callable[[Config], str] = lambda config: ""
+    warnings: Callable[[Config, Shape], list[tuple[str, str]]] = no_warnings
+    validate: Callable[[Config], None] | None = None
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    def option(self, name: str) -> OptionSpec | None:
+        """Return the option whose Keras name or alias is `name`."""
+        for option in self.options:
+            if name == option.name or name in option.aliases:
+                return option
+        return None
+
+    def defaults(self) -> dict[str, Any]:
+        return {option.name: option.default for option in self.options if not option.required}
+
+    def keras_arguments(self, config: Config) -> dict[str, Any]:
+        """Return every Keras constructor argument: fixed ones, then the options."""
+        return {**self.fixed, **config}
+
+    def call_arguments(self, config: Config) -> tuple[list[str], list[tuple[str, str]]]:
+        """Return the Keras call as source: positional values, then non-default keywords.
+
+        Only arguments that differ from the Keras default are written, so the
+        generated call stays short and builds the same layer.
+        """
+        positional: list[str] = []
+        keywords: list[tuple[str, str]] = [(name, python_literal(value)) for name, value in self.fixed.items()]
+
+        for option in self.options:
+            value = config[option.name]
+            if option.keras_positional:
+                positional.append(option.render(value))
+            elif option.required or value != option.default:
+                keywords.append((option.name, option.render(value)))
+
+        return positional, keywords

@@ -1,0 +1,1 @@
+"""The cnndsl grammar, shipped as package data so every install finds it."""
