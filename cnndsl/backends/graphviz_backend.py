@@ -1,0 +1,331 @@
+"""Graphviz back end: draw the checked layer graph as DOT source and render it with `dot`.
+
+The diagram runs top to bottom with one box per layer. Each box shows the
+layer name, its Keras class, its key hyperparameters, its output shape and its
+parameter count, and its fill colour tells the layer family. The title gives
+the network name and the parameter totals in Keras's summary terms.
+
+Output shapes sit inside the nodes rather than on the edges. Every layer has
+exactly one output tensor, so the shape belongs to the layer; when one output
+feeds several layers, a shape in the node is written once instead of once per
+edge. `dot` also places edge labels beside the edge, which widens the drawing
+and pushes the column of boxes off centre, while shapes in the nodes keep a
+chain straight and keep each layer's facts in one box.
+
+Spec strings (network and layer names, labels) reach the DOT source only
+inside HTML-like labels, escaped with `html.escape`. Node IDs are `n0`, `n1`,
+... by position, and the graph ID is the network name only when that is a
+plain DOT identifier. The reason is that the graphviz package (0.21) passes
+`<...>` strings through unquoted and does not repair a trailing backslash.
+
+`graphviz` is imported inside the functions so that `cnndsl check` never loads it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cnndsl.graph import InputNode, LayerNode, Network
+from cnndsl.layers import Shape
+
+RENDER_FORMATS = ("svg", "png", "pdf")
+
+FONT = "Helvetica"
+NODE_FONT_SIZE = 11
+TITLE_FONT_SIZE = 16
+MUTED_TEXT = "#5F6368"
+EDGE_COLOUR = "#6B6B6B"
+
+# Estimated advance of one character of NODE_FONT_SIZE text, in points, used to
+# give every table the width of the widest one. A label that is wider than the
+# estimate only makes its own box wider.
+CHARACTER_WIDTH = 6.4
+MIN_TABLE_WIDTH = 170
+
+# Graphviz draws bitmaps at 96 dpi by default, which looks blurred on slides and
+# high-density screens. The vector formats do not depend on it.
+PNG_DPI = 192
+
+FAMILY_BY_KERAS_CLASS: dict[str, str] = {
+    "Conv2D": "convolution",
+    "DepthwiseConv2D": "convolution",
+    "SeparableConv2D": "convolution",
+    "Conv2DTranspose": "convolution",
+    "MaxPooling2D": "pooling",
+    "AveragePooling2D": "pooling",
+    "GlobalAveragePooling2D": "pooling",
+    "GlobalMaxPooling2D": "pooling",
+    "Dense": "dense",
+    "BatchNormalization": "normalization",
+    "LayerNormalization": "normalization",
+    "Activation": "activation",
+    "LeakyReLU": "activation",
+    "ELU": "activation",
+    "Dropout": "regularization",
+    "SpatialDropout2D": "regularization",
+    "Flatten": "reshaping",
+    "Reshape": "reshaping",
+    "ZeroPadding2D": "reshaping",
+    "Cropping2D": "reshaping",
+    "UpSampling2D": "reshaping",
+    "Rescaling": "input",
+}
+
+# (fill, border) per family: light fills that stay readable in greyscale print,
+# with a darker border of the same hue so that neighbouring boxes stay distinct.
+PALETTE: dict[str, tuple[str, str]] = {
+    "input": ("#FFFFFF", "#5F6368"),
+    "convolution": ("#DCE8F5", "#4C78A8"),
+    "pooling": ("#DFF0DC", "#54A24B"),
+    "dense": ("#FBE3CC", "#E17C05"),
+    "normalization": ("#EAE0F2", "#7F5FA5"),
+    "activation": ("#FBF1C7", "#B8A12C"),
+    "regularization": ("#ECECEC", "#8C8C8C"),
+    "reshaping": ("#F6DEDC", "#B0605A"),
+    "other": ("#F7F7F7", "#5F6368"),
+}
+
+INSTALL_HINT = (
+    "Install Graphviz, which provides `dot`: `apt-get install graphviz` (Debian/Ubuntu), "
+    "`brew install graphviz` (macOS), `conda install graphviz`, or see https://graphviz.org/download/"
+)
+
+_DOT_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# XML 1.0, which Graphviz uses to parse HTML-like labels, forbids these
+# characters even as character references.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class GraphvizError(Exception):
+    """Rendering with the Graphviz `dot` program failed."""
+
+
+class GraphvizNotFound(GraphvizError):
+    """The Graphviz `dot` program is not installed or not on PATH."""
+
+
+@dataclass(frozen=True)
+class BoxText:
+    """The plain text of one node's box, before escaping and layout."""
+
+    name: str
+    keras_class: str
+    description: str
+    shape: str
+    params: str
+    non_trainable: str
+
+    def widest_line(self) -> int:
+        """Return the length in characters of the widest line, counting a gap between two cells."""
+        return max(
+            len(self.name) + len(self.keras_class) + 3,
+            len(self.description),
+            len(self.shape) + len(self.params) + 3,
+            len(self.non_trainable),
+        )
+
+
+def to_dot(network: Network) -> str:
+    """Build the DOT source of the diagram of a checked network.
+
+    The output depends only on the network, so the same network always gives
+    byte-identical source.
+    """
+    import graphviz
+
+    graph = graphviz.Digraph(name=_graph_id(network.name))
+    graph.attr(
+        rankdir="TB", labelloc="t", label=_title_label(network), fontname=FONT,
+        bgcolor="white", pad="0.3", nodesep="0.3", ranksep="0.28",
+    )
+    graph.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize=str(NODE_FONT_SIZE),
+               margin="0.1,0.05", penwidth="1.2")
+    graph.attr("edge", color=EDGE_COLOUR, arrowsize="0.7", penwidth="1.1")
+
+    boxes = [box_text(node) for node in network.nodes]
+    width = _table_width(boxes)
+
+    ids = {node.name: f"n{index}" for index, node in enumerate(network.nodes)}
+    for node, box in zip(network.nodes, boxes):
+        fill, border = PALETTE[_family(node)]
+        graph.node(ids[node.name], label=_box_label(box, width), fillcolor=fill, color=border)
+
+    for node in network.nodes:
+        for source in node.inputs:
+            graph.edge(ids[source], ids[node.name])
+
+    return graph.source
+
+
+def render(dot_source: str, fmt: str, dot_path: Path | None = None) -> bytes:
+    """Render DOT source to svg, png or pdf bytes with the Graphviz `dot` program.
+
+    Callers write the .dot file before rendering, so the message of
+    GraphvizNotFound tells the user that it exists; `dot_path` names it there.
+    Raise ValueError for another format, GraphvizNotFound when `dot` is not on
+    PATH and GraphvizError when `dot` fails.
+    """
+    import graphviz
+
+    if fmt not in RENDER_FORMATS:
+        raise ValueError(f"cannot render the diagram as `{fmt}`: choose one of {', '.join(RENDER_FORMATS)}")
+    if fmt == "png":
+        dot_source = _with_graph_attribute(dot_source, f"dpi={PNG_DPI}")
+
+    try:
+        return graphviz.Source(dot_source).pipe(format=fmt)
+    except graphviz.ExecutableNotFound as error:
+        raise GraphvizNotFound(_not_found_message(fmt, dot_path)) from error
+    except graphviz.CalledProcessError as error:
+        detail = (error.stderr or b"").decode(errors="replace").strip()
+        raise GraphvizError(f"Graphviz `dot` failed to render {fmt}: {detail}") from error
+
+
+def dot_available() -> bool:
+    """Return True when the Graphviz `dot` program runs (checked with `dot -V`)."""
+    import graphviz
+
+    try:
+        graphviz.version()
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError, RuntimeError):
+        return False
+    return True
+
+
+def box_text(node: InputNode | LayerNode) -> BoxText:
+    """Collect the text of a node's box: name, Keras class, hyperparameters, shape and parameters."""
+    if isinstance(node, InputNode):
+        return BoxText(node.name, "Input", "", format_shape(node.shape), "", "")
+
+    non_trainable = ""
+    if node.non_trainable_params:
+        non_trainable = f"{format_count(node.non_trainable_params)} non-trainable"
+
+    return BoxText(
+        name=node.name,
+        keras_class=node.kind.keras_class,
+        description=_layer_description(node),
+        shape=format_shape(node.output_shape),
+        params=_params_text(node),
+        non_trainable=non_trainable,
+    )
+
+
+def escape(text: str) -> str:
+    """Escape spec text for an HTML-like label, writing control characters as spaces."""
+    return html.escape(_CONTROL_CHARACTERS.sub(" ", text), quote=True)
+
+
+def format_shape(shape: Shape | None) -> str:
+    """Write a tensor shape without the batch axis as `28×28×6`, with `?` for unknown sizes."""
+    if shape is None:
+        return "?"
+    return "×".join("?" if size is None else str(size) for size in shape)
+
+
+def format_count(count: int) -> str:
+    """Write a count with thousands separators: 61,706."""
+    return f"{count:,}"
+
+
+def _layer_description(node: LayerNode) -> str:
+    """Return the layer's key hyperparameters, or the function of an Activation layer.
+
+    An Activation layer has an empty label because its keyword names the
+    function, but an explicit `name=` hides the keyword, so the box states it.
+    """
+    label = node.kind.label(node.config)
+    if label:
+        return label
+    if node.kind.keras_class == "Activation":
+        return str(node.keras_arguments().get("activation", ""))
+    return ""
+
+
+def _params_text(node: LayerNode) -> str:
+    """Return `156 params`, or "" for a layer without parameters so that its box shows none."""
+    if not node.params:
+        return ""
+    unit = "param" if node.params == 1 else "params"
+    return f"{format_count(node.params)} {unit}"
+
+
+def _table_width(boxes: list[BoxText]) -> int:
+    widest = max((box.widest_line() for box in boxes), default=0)
+    return max(MIN_TABLE_WIDTH, round(widest * CHARACTER_WIDTH))
+
+
+def _box_label(box: BoxText, width: int) -> str:
+    rows = [
+        f'<TR><TD ALIGN="LEFT"><B>{escape(box.name)}</B></TD>'
+        f'<TD ALIGN="RIGHT">{_muted(box.keras_class)}</TD></TR>'
+    ]
+    if box.description:
+        rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{escape(box.description)}</TD></TR>')
+
+    rows.append(f'<TR><TD ALIGN="LEFT">{escape(box.shape)}</TD><TD ALIGN="RIGHT">{escape(box.params)}</TD></TR>')
+    if box.non_trainable:
+        rows.append(f'<TR><TD></TD><TD ALIGN="RIGHT">{_muted(box.non_trainable)}</TD></TR>')
+
+    return _table(rows, width)
+
+
+def _title_label(network: Network) -> str:
+    totals = (
+        f"Total params: {format_count(network.total_params)}  "
+        f"(trainable {format_count(network.trainable_params)}, "
+        f"non-trainable {format_count(network.non_trainable_params)})"
+    )
+    rows = [
+        f'<TR><TD><FONT POINT-SIZE="{TITLE_FONT_SIZE}"><B>{escape(network.name)}</B></FONT></TD></TR>',
+        f'<TR><TD><FONT POINT-SIZE="{NODE_FONT_SIZE}" COLOR="{MUTED_TEXT}">{totals}</FONT></TD></TR>',
+    ]
+    return _table(rows, cell_padding=1)
+
+
+def _muted(text: str) -> str:
+    return f'<FONT COLOR="{MUTED_TEXT}">{escape(text)}</FONT>'
+
+
+def _table(rows: list[str], width: int | None = None, cell_padding: int = 2) -> str:
+    width_attribute = f' WIDTH="{width}"' if width else ""
+    return (
+        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{cell_padding}"{width_attribute}>'
+        f'{"".join(rows)}</TABLE>>'
+    )
+
+
+def _graph_id(name: str) -> str:
+    """Return the network name as the graph ID when it is a plain identifier, else `network`."""
+    return name if _DOT_IDENTIFIER.fullmatch(name) else "network"
+
+
+def _family(node: InputNode | LayerNode) -> str:
+    if isinstance(node, InputNode):
+        return "input"
+    return FAMILY_BY_KERAS_CLASS.get(node.kind.keras_class, "other")
+
+
+def _with_graph_attribute(dot_source: str, attribute: str) -> str:
+    """Add a root graph attribute statement before the closing brace of the graph.
+
+    A later statement overrides an earlier one, so this wins over the same
+    attribute set anywhere above it.
+    """
+    body, brace, rest = dot_source.rpartition("}")
+    if not brace:
+        return dot_source
+    return f"{body}\t{attribute}\n{brace}{rest}"
+
+
+def _not_found_message(fmt: str, dot_path: Path | None) -> str:
+    written = f"{dot_path} was still written" if dot_path else "The .dot file was still written"
+    later = f"`dot -T{fmt} {dot_path or 'FILE.dot'} -o FILE.{fmt}`"
+    return (
+        f"cannot render {fmt}: the Graphviz `dot` program was not found on PATH. {INSTALL_HINT}. "
+        f"{written}, so you can render it later with {later}."
+    )

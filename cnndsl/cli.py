@@ -1,0 +1,167 @@
+"""Command-line interface: `cnndsl compile | check | summary SPEC`.
+
+Exit codes: 0 success, 1 invalid spec or unreadable/unwritable file,
+2 usage error (argparse), 3 internal error (a bug in cnndsl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from cnndsl.errors import CnnDslError, Diagnostic, format_diagnostics
+from cnndsl.syntax import Source
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class InputError(Exception):
+    """Raised when the spec file cannot be read."""
+
+
+def read_source(argument: str) -> tuple[Source, Path | None]:
+    """Read the spec named on the command line; `-` reads standard input."""
+    if argument == "-":
+        return Source("<stdin>", sys.stdin.read()), None
+
+    path = Path(argument)
+    if path.is_dir():
+        raise InputError(f"{argument} is a directory; give the path of a .cnn spec file")
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{argument}: no such file; check the path") from None
+    except OSError as error:
+        raise InputError(f"cannot read {argument}: {error.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InputError(f"{argument} is not UTF-8 text (invalid byte at offset {error.start}); "
+                         "save the spec as UTF-8") from None
+    return Source(argument, text), path
+
+
+def print_warnings(source: Source, warnings: list[Diagnostic]) -> None:
+    if warnings:
+        print(format_diagnostics(source, warnings), file=sys.stderr)
+
+
+def command_check(arguments: argparse.Namespace) -> int:
+    from cnndsl.pipeline import analyse
+    from cnndsl.summary import format_shape
+
+    source, _ = read_source(arguments.spec)
+    checked = analyse(source)
+    print_warnings(source, checked.warnings)
+    network = checked.network
+    outputs = ", ".join(format_shape(network.output_shape(name)) for name in network.outputs)
+    print(f"{source.name}: ok: {len(network.layers)} layers, {network.total_params:,} parameters, output {outputs}")
+    return EXIT_OK
+
+
+def command_summary(arguments: argparse.Namespace) -> int:
+    from cnndsl.pipeline import analyse
+    from cnndsl.summary import summary_table
+
+    source, _ = read_source(arguments.spec)
+    checked = analyse(source)
+    print_warnings(source, checked.warnings)
+    print(summary_table(checked.network))
+    return EXIT_OK
+
+
+def command_compile(arguments: argparse.Namespace) -> int:
+    from cnndsl.driver import CompileOptions, compile_spec
+    from cnndsl.summary import summary_table
+
+    source, path = read_source(arguments.spec)
+    options = CompileOptions(
+        output_dir=Path(arguments.output_dir),
+        targets=tuple(arguments.targets),
+        style=arguments.style,
+        diagram_format=arguments.format,
+    )
+    result = compile_spec(source, options, input_path=path)
+    print_warnings(source, result.checked.warnings)
+    print(summary_table(result.checked.network))
+    for note in result.notes:
+        print(f"cnndsl: note: {note}", file=sys.stderr)
+    print("wrote " + ", ".join(str(target) for target in result.written))
+    return EXIT_OK
+
+
+def _targets(text: str) -> list[str]:
+    from cnndsl.driver import TARGETS
+
+    targets = [target.strip() for target in text.split(",") if target.strip()]
+    unknown = [target for target in targets if target not in TARGETS]
+    if unknown or not targets:
+        raise argparse.ArgumentTypeError(
+            f"invalid target {', '.join(unknown) or '(none)'}; choose from {', '.join(TARGETS)}")
+    return targets
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from cnndsl.driver import FORMATS, STYLES, TARGETS
+
+    parser = argparse.ArgumentParser(prog="cnndsl", description="Compile .cnn network specs into Keras models, "
+                                     "Python source and Graphviz diagrams.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    spec_help = "the .cnn spec file, or - to read standard input"
+
+    compile_parser = commands.add_parser("compile", help="check a spec and write the Keras model, source and diagram")
+    compile_parser.add_argument("spec", help=spec_help)
+    compile_parser.add_argument("-o", "--output-dir", default=".", metavar="DIR",
+                                help="directory for the outputs (default: the current directory)")
+    compile_parser.add_argument("--targets", type=_targets, default=list(TARGETS), metavar="LIST",
+                                help=f"comma-separated outputs to write (default: {','.join(TARGETS)})")
+    compile_parser.add_argument("--style", choices=STYLES, default=None,
+                                help="style of the Python source (default: sequential for a chain of layers, "
+                                     "functional otherwise)")
+    compile_parser.add_argument("--format", choices=FORMATS, default="svg",
+                                help="diagram format; the .dot file is always written (default: svg)")
+    compile_parser.set_defaults(handler=command_compile)
+
+    check_parser = commands.add_parser("check", help="check a spec; errors and warnings go to standard error")
+    check_parser.add_argument("spec", help=spec_help)
+    check_parser.set_defaults(handler=command_check)
+
+    summary_parser = commands.add_parser("summary", help="print every layer's output shape and parameter count")
+    summary_parser.add_argument("spec", help=spec_help)
+    summary_parser.set_defaults(handler=command_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    try:
+        return arguments.handler(arguments)
+    except CnnDslError as error:
+        print(str(error), file=sys.stderr)
+        return EXIT_INVALID
+    except (InputError, _output_error()) as error:
+        print(f"cnndsl: error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        print("cnndsl: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # noqa: BLE001 - the last line of defence against a traceback
+        if os.environ.get("CNNDSL_DEBUG"):
+            traceback.print_exc()
+        print(f"cnndsl: internal error: {type(error).__name__}: {error}\n"
+              "This is a bug in cnndsl; rerun with CNNDSL_DEBUG=1 to see the traceback and report it.",
+              file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _output_error() -> type[Exception]:
+    from cnndsl.outputs import OutputError
+
+    return OutputError
+
+
+if __name__ == "__main__":
+    sys.exit(main())
