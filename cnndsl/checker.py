@@ -8,7 +8,7 @@ unknown because of an earlier error is skipped, so one mistake is reported once.
 
 from __future__ import annotations
 
-from cnndsl.errors import Diagnostic, ShapeError, Severity
+from cnndsl.errors import Diagnostic, MergeMismatch, OptionError, ShapeError, Severity
 from cnndsl.graph import InputNode, LayerNode, Network
 from cnndsl.layers import Shape
 from cnndsl.layers.shape_rules import format_size
@@ -29,9 +29,47 @@ def check(network: Network) -> list[Diagnostic]:
         shapes[node.name] = None
         if node.kind is None or node.config is None or any(shape is None for shape in input_shapes):
             continue
-        shapes[node.name] = _check_layer(node, input_shapes[0], diagnostics)
+        if node.kind.merge:
+            shapes[node.name] = _check_merge(network, node, input_shapes, diagnostics)
+        else:
+            shapes[node.name] = _check_layer(node, input_shapes[0], diagnostics)
 
     return diagnostics
+
+
+def _error(node: LayerNode, message: str, fix: str | None) -> Diagnostic:
+    return Diagnostic(Severity.ERROR, message, node.span, fix, node.source)
+
+
+def _check_merge(network: Network, node: LayerNode, shapes: list[Shape], diagnostics: list[Diagnostic]) -> Shape | None:
+    try:
+        output = node.kind.output_shape(node.config, shapes)
+    except MergeMismatch as mismatch:
+        first = _describe_input(network, node.inputs[mismatch.first], shapes[mismatch.first])
+        second = _describe_input(network, node.inputs[mismatch.second], shapes[mismatch.second])
+        what = _axis_word(mismatch.axis, len(shapes[mismatch.first]))
+        diagnostics.append(_error(node, f"{node.kind.keyword}: {first} and {second} differ in {what}", mismatch.fix))
+        return None
+    except OptionError as error:
+        diagnostics.append(_error(node, f"{node.kind.keyword}: {error.message}", error.fix))
+        return None
+
+    node.output_shape = output
+    node.trainable_params, node.non_trainable_params = 0, 0
+    return output
+
+
+def _describe_input(network: Network, name: str, shape: Shape) -> str:
+    producer = network.node(name)
+    return f"{format_size(shape)} (from line {producer.span.line}, `{name}`)"
+
+
+def _axis_word(axis: int | None, rank: int) -> str:
+    if axis is None:
+        return "rank"
+    if rank == 3:
+        return ("height", "width", "channels")[axis]
+    return f"axis {axis + 1}"
 
 
 def _check_layer(node: LayerNode, shape: Shape, diagnostics: list[Diagnostic]) -> Shape | None:
@@ -39,25 +77,24 @@ def _check_layer(node: LayerNode, shape: Shape, diagnostics: list[Diagnostic]) -
 
     rank_problem = _rank_problem(node, shape)
     if rank_problem:
-        diagnostics.append(Diagnostic(Severity.ERROR, rank_problem[0], node.span, rank_problem[1]))
+        diagnostics.append(_error(node, rank_problem[0], rank_problem[1]))
         return None
 
     try:
         output = kind.output_shape(node.config, shape)
     except ShapeError as error:
-        diagnostics.append(Diagnostic(Severity.ERROR, error.message, node.span, error.fix))
+        diagnostics.append(_error(node, error.message, error.fix))
         return None
 
     if any(size is not None and size < 1 for size in output):
-        diagnostics.append(Diagnostic(
-            Severity.ERROR,
-            f"{kind.keyword} would produce the empty shape {format_size(output)} from {format_size(shape)}",
-            node.span, "every output size must be at least 1; use a larger input or a smaller window",
+        diagnostics.append(_error(
+            node, f"{kind.keyword} would produce the empty shape {format_size(output)} from {format_size(shape)}",
+            "every output size must be at least 1; use a larger input or a smaller window",
         ))
         return None
 
     for message, fix in kind.warnings(node.config, shape):
-        diagnostics.append(Diagnostic(Severity.WARNING, message, node.span, fix))
+        diagnostics.append(Diagnostic(Severity.WARNING, message, node.span, fix, node.source))
 
     node.output_shape = output
     node.trainable_params, node.non_trainable_params = kind.params(node.config, shape)

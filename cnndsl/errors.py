@@ -23,6 +23,7 @@ class Diagnostic:
     message: str
     span: Span | None = None
     fix: str | None = None
+    source: Source | None = None  # set when the finding is in another file (a `use`d spec)
 
 
 class CnnDslError(Exception):
@@ -51,6 +52,20 @@ class ShapeError(OptionError):
     """Raised by a shape rule when Keras would reject the layer's input."""
 
 
+class MergeMismatch(ShapeError):
+    """Raised by a merge rule when two inputs disagree; the checker names where each came from.
+
+    `first` and `second` index the merge's inputs; `axis` is the axis (without
+    batch) that differs, or None when the ranks differ.
+    """
+
+    def __init__(self, first: int, second: int, axis: int | None, fix: str):
+        super().__init__("inputs differ", fix)
+        self.first = first
+        self.second = second
+        self.axis = axis
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a "did you mean" hint naming the closest candidates, if any are close."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
@@ -62,6 +77,7 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
 
 def format_diagnostic(source: Source | None, diagnostic: Diagnostic) -> str:
     """Format one diagnostic as `file:line:col: error: ...` with the source line and a caret."""
+    source = diagnostic.source or source
     name = source.name if source else "<spec>"
     span = diagnostic.span
     head = f"{name}:{span.line}:{span.column}" if span else name

@@ -32,6 +32,9 @@ class InputNode:
 class LayerNode:
     """One Keras layer: its kind, Keras arguments, unique name and input tensors.
 
+    `scope` lists the block instances the layer belongs to, outermost first, and
+    `source` is the spec the layer was written in when it is not the network's own
+    (a block imported with `use`).
     `output_shape`, `trainable_params` and `non_trainable_params` are None until
     the checker has run, and stay None for layers whose input shape is unknown
     because of an earlier error. `kind` and `config` are None only in a network
@@ -46,6 +49,8 @@ class LayerNode:
     output_shape: Shape | None = None
     trainable_params: int | None = None
     non_trainable_params: int | None = None
+    scope: tuple[str, ...] = ()
+    source: Source | None = None
 
     @property
     def params(self) -> int:
@@ -59,6 +64,22 @@ Node = InputNode | LayerNode
 
 
 @dataclass
+class BlockInstance:
+    """One expansion of a block call: `stage2_block1`, a copy of block `bottleneck`.
+
+    `inputs` and `output` are the tensors entering and leaving the instance;
+    `scope` is the instance path, the same as its layers' scope prefix.
+    """
+
+    name: str
+    block: str
+    scope: tuple[str, ...]
+    span: Span
+    inputs: tuple[str, ...]
+    output: str | None = None
+
+
+@dataclass
 class Network:
     """A resolved network: its name, nodes in topological order, and output node names."""
 
@@ -66,6 +87,7 @@ class Network:
     source: Source
     nodes: list[Node] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    block_instances: list[BlockInstance] = field(default_factory=list)
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def add(self, node: Node) -> None:
@@ -83,6 +105,17 @@ class Network:
 
     def node(self, name: str) -> Node:
         return self._by_name[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._by_name
+
+    def consumers(self) -> dict[str, list[str]]:
+        """Return, for every node name, the names of the layers that read its output."""
+        readers: dict[str, list[str]] = {node.name: [] for node in self.nodes}
+        for node in self.nodes:
+            for name in node.inputs:
+                readers[name].append(node.name)
+        return readers
 
     def is_chain(self) -> bool:
         """Return True when every node feeds only the next one (Sequential-compatible)."""

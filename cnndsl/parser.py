@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from importlib import resources
 
@@ -23,6 +24,15 @@ TERMINAL_WORDS = {
     "EQUAL": "`=`",
     "NETWORK": "`network`",
     "INPUT": "`input`",
+    "CALLEE": "a block call or merge such as `add(`",
+    "REPEAT": "a repeat count such as `x3`",
+    "STRING": "a quoted file name",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "COMMA": "`,`",
+    "_BIND": "`->`",
     "$END": "the end of the file",
 }
 
@@ -43,8 +53,9 @@ def parse(source: Source) -> syntax.Spec:
     try:
         tree = _lark().parse(source.text + "\n")
     except UnexpectedInput as error:
-        raise CnnDslError(source, [_syntax_diagnostic(source, error)]) from None
-    statements = _ToSyntax().transform(tree)
+        diagnostic = dataclasses.replace(_syntax_diagnostic(source, error), source=source)
+        raise CnnDslError(source, [diagnostic]) from None
+    statements = _ToSyntax(source).transform(tree)
     return syntax.Spec(source=source, statements=tuple(statements))
 
 
@@ -59,8 +70,12 @@ def _tree_span(tree_meta) -> Span:
 class _ToSyntax(Transformer):
     """Build frozen syntax nodes; all validation happens later, on the nodes."""
 
+    def __init__(self, source: Source):
+        super().__init__()
+        self.source = source
+
     def start(self, children):
-        return [child for child in children if not isinstance(child, Token)]
+        return children
 
     @v_args(meta=True)
     def network_decl(self, meta, children):
@@ -68,11 +83,39 @@ class _ToSyntax(Transformer):
 
     @v_args(meta=True)
     def input_decl(self, meta, children):
-        return syntax.InputDecl(shape=children[0], span=_tree_span(meta))
+        name = str(children[0]) if len(children) == 2 else None
+        return syntax.InputDecl(shape=children[-1], span=_tree_span(meta), name=name)
+
+    @v_args(meta=True)
+    def output_decl(self, meta, children):
+        return syntax.OutputDecl(names=tuple(str(token) for token in children),
+                                 spans=tuple(_token_span(token) for token in children), span=_tree_span(meta))
+
+    @v_args(meta=True)
+    def use_decl(self, meta, children):
+        return syntax.UseDecl(path=str(children[0])[1:-1], span=_tree_span(meta))
+
+    @v_args(meta=True)
+    def block_def(self, meta, children):
+        callee, *params, body = children
+        return syntax.BlockDef(name=str(callee)[:-1], name_span=_callee_span(callee), params=tuple(params),
+                               body=body, span=_tree_span(meta), source=self.source)
+
+    @v_args(meta=True)
+    def param(self, meta, children):
+        default = children[1] if len(children) == 2 else None
+        return syntax.Param(name=str(children[0]), span=_tree_span(meta), default=default)
+
+    def body(self, children):
+        return tuple(children)
 
     @v_args(meta=True)
     def chain(self, meta, children):
-        return syntax.Chain(layers=tuple(children), span=_tree_span(meta))
+        binding = children[-1] if isinstance(children[-1], Token) else None
+        steps = children[:-1] if binding is not None else children
+        return syntax.Chain(steps=tuple(steps), span=_tree_span(meta),
+                            binding=str(binding) if binding is not None else None,
+                            binding_span=_token_span(binding) if binding is not None else None)
 
     @v_args(meta=True)
     def layer(self, meta, children):
@@ -80,6 +123,35 @@ class _ToSyntax(Transformer):
         return syntax.LayerCall(
             kind=str(kind), kind_span=_token_span(kind), options=tuple(options), span=_tree_span(meta)
         )
+
+    @v_args(meta=True)
+    def call(self, meta, children):
+        callee, *rest = children
+        repeat = rest.pop() if rest and isinstance(rest[-1], syntax.Repeat) else None
+        return syntax.Call(callee=str(callee)[:-1], callee_span=_callee_span(callee), arguments=tuple(rest),
+                           span=_tree_span(meta), repeat=repeat)
+
+    @v_args(meta=True)
+    def repeat(self, meta, children):
+        count, *first = children
+        if first and isinstance(first[0], Token):
+            first = first[1:]  # the `first(` token; its name is checked by the resolver
+        return syntax.Repeat(count=int(str(count)[1:]), span=_tree_span(meta), first=tuple(first))
+
+    @v_args(meta=True)
+    def residual(self, meta, children):
+        body, *rest = children
+        condition = next((token for token in rest if isinstance(token, Token)), None)
+        shortcut = rest[-1] if rest else None
+        return syntax.Residual(body=body, span=_tree_span(meta), shortcut=shortcut,
+                               condition=str(condition) if condition is not None else None,
+                               condition_span=_token_span(condition) if condition is not None else None)
+
+    @v_args(meta=True)
+    def parallel(self, meta, children):
+        merge, *options, branches = children
+        return syntax.Parallel(merge=str(merge), merge_span=_token_span(merge), options=tuple(options),
+                               branches=branches, span=_tree_span(meta))
 
     @v_args(meta=True)
     def positional(self, meta, children):
@@ -102,6 +174,35 @@ class _ToSyntax(Transformer):
     number = _value(ValueKind.NUMBER)
     word = _value(ValueKind.WORD)
     del _value
+
+    @v_args(meta=True)
+    def negative(self, meta, children):
+        return Value(kind=ValueKind.NUMBER, text="-" + str(children[0]), span=_tree_span(meta))
+
+    @v_args(meta=True)
+    def expression(self, meta, children):
+        span = _tree_span(meta)
+        text = self.source.line(span.line)[span.column - 1 : span.end_column - 1] if span.line == span.end_line \
+            else "(...)"
+        return Value(kind=ValueKind.EXPRESSION, text=text, span=span, expression=children[0])
+
+    def _operation(operator: str):
+        @v_args(meta=True)
+        def build(self, meta, children):
+            return syntax.BinaryOperation(operator, children[0], children[1], _tree_span(meta))
+
+        return build
+
+    add = _operation("+")
+    subtract = _operation("-")
+    multiply = _operation("*")
+    floor_divide = _operation("//")
+    del _operation
+
+
+def _callee_span(token: Token) -> Span:
+    """Return the span of a call's name, without its opening parenthesis."""
+    return Span(token.line, token.column, token.end_line, token.end_column - 1)
 
 
 def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:

@@ -43,20 +43,38 @@ class ValueKind(enum.Enum):
     FRACTION = "fraction"
     NUMBER = "number"
     WORD = "word"
+    EXPRESSION = "expression"
 
 
 @dataclass(frozen=True)
 class Value:
-    """One literal as written: `28x28x1`, `1/255`, `0.5` or a word such as `same`."""
+    """One literal as written: `28x28x1`, `1/255`, `0.5`, a word such as `same`, or `(4 * filters)`.
+
+    For an EXPRESSION, `expression` holds the arithmetic and `text` the source text.
+    """
 
     kind: ValueKind
     text: str
     span: Span
+    expression: Expression | None = None
+
+
+@dataclass(frozen=True)
+class BinaryOperation:
+    """Arithmetic on block parameters: `4 * filters`; operands are Values or operations."""
+
+    operator: str
+    left: Value | BinaryOperation
+    right: Value | BinaryOperation
+    span: Span
+
+
+Expression = Value | BinaryOperation
 
 
 @dataclass(frozen=True)
 class Option:
-    """A layer option: a bare value, or `keyword=value` when `keyword` is set."""
+    """A layer option or call argument: a bare value, or `keyword=value` when `keyword` is set."""
 
     value: Value
     span: Span
@@ -65,7 +83,11 @@ class Option:
 
 @dataclass(frozen=True)
 class LayerCall:
-    """A layer as written: its kind (`conv`) and its options in source order."""
+    """A layer as written: its kind (`conv`) and its options in source order.
+
+    A chain may also start with a bare tensor name (`skip > conv ...`); the
+    parser cannot tell the two apart, so the resolver does.
+    """
 
     kind: str
     kind_span: Span
@@ -74,11 +96,58 @@ class LayerCall:
 
 
 @dataclass(frozen=True)
-class Chain:
-    """Layers joined by `>` on one line (or across lines ending in `>`)."""
+class Repeat:
+    """`x3 first(stride=2)`: how many copies of a block, and the first copy's own arguments."""
 
-    layers: tuple[LayerCall, ...]
+    count: int
     span: Span
+    first: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
+class Call:
+    """A block call or a merge: `bottleneck(64) x3`, `add(a, b)`."""
+
+    callee: str
+    callee_span: Span
+    arguments: tuple[Option, ...]
+    span: Span
+    repeat: Repeat | None = None
+
+
+@dataclass(frozen=True)
+class Residual:
+    """`residual { body } shortcut if FLAG { projection }`: the body's result added to a shortcut."""
+
+    body: tuple[Statement, ...]
+    span: Span
+    shortcut: tuple[Statement, ...] | None = None
+    condition: str | None = None
+    condition_span: Span | None = None
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """`parallel concat { branch per line }`: branches fed the same tensor, joined by one merge."""
+
+    merge: str
+    merge_span: Span
+    options: tuple[Option, ...]
+    branches: tuple[Statement, ...]
+    span: Span
+
+
+Step = LayerCall | Call | Residual | Parallel
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Steps joined by `>`, optionally bound to a tensor name with `-> name`."""
+
+    steps: tuple[Step, ...]
+    span: Span
+    binding: str | None = None
+    binding_span: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -91,9 +160,44 @@ class NetworkDecl:
 class InputDecl:
     shape: Value
     span: Span
+    name: str | None = None
 
 
-Statement = NetworkDecl | InputDecl | Chain
+@dataclass(frozen=True)
+class OutputDecl:
+    names: tuple[str, ...]
+    spans: tuple[Span, ...]
+    span: Span
+
+
+@dataclass(frozen=True)
+class UseDecl:
+    """`use "blocks.cnn"`: import the blocks of another spec, relative to this one."""
+
+    path: str
+    span: Span
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    span: Span
+    default: Value | None = None
+
+
+@dataclass(frozen=True)
+class BlockDef:
+    """`block name(params) { body }`: a reusable piece of network."""
+
+    name: str
+    name_span: Span
+    params: tuple[Param, ...]
+    body: tuple[Statement, ...]
+    span: Span
+    source: Source | None = None
+
+
+Statement = NetworkDecl | InputDecl | OutputDecl | UseDecl | BlockDef | Chain
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ list it in that module's KINDS; nothing else changes.
 
 from __future__ import annotations
 
-from cnndsl.layers import activations, convolution, core, normalization, pooling, resizing
+from cnndsl.layers import activations, convolution, core, merging, normalization, pooling, resizing
 from cnndsl.layers.base import REQUIRED, Config, LayerKind, OptionSpec, Shape
 
 ALL_KINDS: tuple[LayerKind, ...] = (
@@ -16,6 +16,7 @@ ALL_KINDS: tuple[LayerKind, ...] = (
     *normalization.KINDS,
     *resizing.KINDS,
     *activations.KINDS,
+    *merging.KINDS,
 )
 
 

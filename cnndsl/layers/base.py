@@ -81,6 +81,8 @@ class LayerKind:
     `output_shape` raises ShapeError where Keras would fail. `warnings` lists
     (message, fix) pairs for inputs that Keras accepts but users rarely mean.
     `fixed` are Keras arguments set by the kind itself (Activation("relu")).
+    A merge kind (`merge=True`) takes `min_inputs` to `max_inputs` tensors; its
+    rules receive the list of input shapes instead of one shape.
     """
 
     keyword: str
@@ -96,6 +98,9 @@ class LayerKind:
     warnings: Callable[[Config, Shape], list[tuple[str, str]]] = no_warnings
     validate: Callable[[Config], None] | None = None
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    merge: bool = False
+    min_inputs: int = 1
+    max_inputs: int | None = 1
 
     def option(self, name: str) -> OptionSpec | None:
         """Return the option whose Keras name or alias is `name`."""

@@ -1,0 +1,412 @@
+"""Build the layer graph by walking statements: chains, merges, residuals, parallels, blocks.
+
+The builder keeps a "current tensor": the result of the last chain. A chain
+continues from it unless it starts from a tensor name or with a merge. Block
+calls are expanded in place; their layers are named after the instance
+(`stage2_block1_conv1`) and remember the instances they belong to.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+from cnndsl import syntax
+from cnndsl.errors import Diagnostic, OptionError, Severity, did_you_mean
+from cnndsl.graph import BlockInstance, InputNode, LayerNode, Network
+from cnndsl.layers import KINDS_BY_NAME, LayerKind
+from cnndsl.resolve.imports import BlockTable
+from cnndsl.resolve.options import OptionReader
+from cnndsl.resolve.scope import Scope, substitute, substitute_options
+from cnndsl.syntax import Source, Span, ValueKind
+
+NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_NODES = 1_000_000
+IDENTITY = "identity"
+
+
+class GraphBuilder:
+    """Expands statements into nodes of `network`, collecting diagnostics instead of stopping."""
+
+    def __init__(self, network: Network, blocks: BlockTable):
+        self.network = network
+        self.blocks = blocks.blocks
+        self.diagnostics: list[Diagnostic] = []
+        self.counters: dict[str, int] = {}
+        self.call_stack: list[str] = []
+        self.open_instances: list[BlockInstance] = []
+        self.too_large = False
+
+    # ---- Reporting -----------------------------------------------------------
+
+    def error(self, scope: Scope, message: str, span: Span | None, fix: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(Severity.ERROR, message + scope.trace, span, fix, _foreign(scope)))
+
+    def warning(self, scope: Scope, message: str, span: Span | None, fix: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(Severity.WARNING, message + scope.trace, span, fix, _foreign(scope)))
+
+    # ---- Statements ------------------------------------------------------------
+
+    def run(self, statements: tuple[syntax.Statement, ...], scope: Scope, current: str | None) -> str | None:
+        """Expand the chains among `statements`; return the final current tensor."""
+        for statement in statements:
+            if isinstance(statement, syntax.Chain):
+                current = self.chain(statement, scope, current)
+        return current
+
+    def chain(self, chain: syntax.Chain, scope: Scope, current: str | None) -> str | None:
+        steps = list(chain.steps)
+        first = steps[0]
+
+        if _is_tensor_reference(first, scope):
+            current = scope.lookup(first.kind)
+            steps = steps[1:]
+        elif _is_tensor_like(first):
+            self._unknown_layer(first, scope, may_be_tensor=True)
+            return None
+        elif isinstance(first, syntax.Call) and _merge_kind(first.callee):
+            current = self.merge_call(first, scope, None)
+            steps = steps[1:]
+        elif current is None:
+            self.error(scope, "this chain has no input", chain.span,
+                       "start it from a tensor name (`name > ...`) or declare the network's input first")
+            return None
+
+        for step in steps:
+            if current is None:
+                return None
+            current = self.step(step, scope, current)
+
+        if chain.binding is not None and current is not None:
+            self._bind(scope, chain.binding, current, chain.binding_span)
+        return current
+
+    def step(self, step: syntax.Step, scope: Scope, current: str) -> str | None:
+        if isinstance(step, syntax.LayerCall):
+            return self.layer(step, scope, current)
+        if isinstance(step, syntax.Call):
+            if _merge_kind(step.callee):
+                return self.merge_call(step, scope, current)
+            return self.block_call(step, scope, current)
+        if isinstance(step, syntax.Residual):
+            return self.residual(step, scope, current)
+        return self.parallel(step, scope, current)
+
+    # ---- Layers ----------------------------------------------------------------
+
+    def layer(self, call: syntax.LayerCall, scope: Scope, current: str) -> str | None:
+        if call.kind == IDENTITY and not call.options:
+            return current
+        if call.kind in scope.tensors and not call.options:
+            self.error(scope, f"`{call.kind}` is a tensor name, so it can only start a chain", call.span,
+                       f"start a new line with `{call.kind} > ...`, or merge it with `add({call.kind})`")
+            return None
+
+        kind = KINDS_BY_NAME.get(call.kind)
+        if kind is None or kind.merge:
+            self._unknown_layer(call, scope)
+            return None
+
+        options = self._substituted(call.options, scope)
+        config = OptionReader(self._reporter(scope), kind, call.kind, options, call.span).read()
+        name = self._name(scope, kind, call.options, call.span)
+        return self._add(LayerNode(name=name, kind=kind, config=config, inputs=(current,), span=call.span,
+                                   source=scope.source))
+
+    def merge_call(self, call: syntax.Call, scope: Scope, current: str | None) -> str | None:
+        kind = _merge_kind(call.callee)
+        if call.repeat is not None:
+            self.error(scope, f"a merge cannot be repeated (`{call.callee}(...) x{call.repeat.count}`)",
+                       call.repeat.span, "remove the repeat count")
+
+        inputs = [current] if current is not None else []
+        options = []
+        for argument in call.arguments:
+            if argument.keyword is not None:
+                options.append(argument)
+                continue
+            node = self._tensor_argument(argument, scope, call.callee)
+            if node is None:
+                return None
+            inputs.append(node)
+
+        return self._merge(kind, call.callee, inputs, tuple(options), scope, call.span)
+
+    def _merge(self, kind: LayerKind, written: str, inputs: list[str], options: tuple[syntax.Option, ...],
+               scope: Scope, span: Span) -> str | None:
+        if len(inputs) < kind.min_inputs or (kind.max_inputs is not None and len(inputs) > kind.max_inputs):
+            wanted = f"{kind.min_inputs}" if kind.max_inputs == kind.min_inputs else f"at least {kind.min_inputs}"
+            if kind.max_inputs is not None and kind.max_inputs != kind.min_inputs:
+                wanted = f"{kind.min_inputs} to {kind.max_inputs}"
+            self.error(scope, f"{written} needs {wanted} inputs but receives {len(inputs)}", span,
+                       f"list the tensors to merge, e.g. `{written}(a, b)`, or use `{written}(b)` inside a chain")
+            return None
+
+        options = self._substituted(options, scope)
+        config = OptionReader(self._reporter(scope), kind, written, options, span).read()
+        name = self._name(scope, kind, options, span)
+        return self._add(LayerNode(name=name, kind=kind, config=config, inputs=tuple(inputs), span=span,
+                                   source=scope.source))
+
+    # ---- Residual and parallel ---------------------------------------------------
+
+    def residual(self, residual: syntax.Residual, scope: Scope, current: str) -> str | None:
+        body = self.run(residual.body, scope, current)
+        shortcut = current
+        if residual.shortcut is not None and self._condition(residual, scope):
+            shortcut = self.run(residual.shortcut, scope, current)
+        if body is None or shortcut is None:
+            return None
+        if body == current:
+            self.error(scope, "the residual body is empty", residual.span, "put at least one layer in `residual { }`")
+            return None
+        return self._merge(KINDS_BY_NAME["add"], "residual", [body, shortcut], (), scope, residual.span)
+
+    def _condition(self, residual: syntax.Residual, scope: Scope) -> bool:
+        if residual.condition is None:
+            return True
+        value = scope.params.get(residual.condition)
+        if value is None:
+            self.error(scope, f"`shortcut if {residual.condition}` needs a block parameter named "
+                       f"`{residual.condition}`", residual.condition_span,
+                       "declare it in the block, e.g. `block b(filters, project=false)`")
+            return False
+        if value.kind is not ValueKind.WORD or value.text not in ("true", "false"):
+            self.error(scope, f"`{residual.condition}` must be true or false but is `{value.text}`",
+                       residual.condition_span, f"pass `{residual.condition}=true` or `false`")
+            return False
+        return value.text == "true"
+
+    def parallel(self, parallel: syntax.Parallel, scope: Scope, current: str) -> str | None:
+        kind = _merge_kind(parallel.merge)
+        if kind is None:
+            merges = [name for name, k in KINDS_BY_NAME.items() if k.merge]
+            self.error(scope, f"`{parallel.merge}` is not a merge", parallel.merge_span,
+                       did_you_mean(parallel.merge, merges) or f"use one of {', '.join(merges)}")
+            return None
+
+        outputs = []
+        for branch in parallel.branches:
+            if not isinstance(branch, syntax.Chain):
+                self.error(scope, "only chains of layers can be branches of `parallel`", branch.span,
+                           "move declarations out of the braces")
+                continue
+            outputs.append(self.chain(branch, scope, current))
+        if any(output is None for output in outputs):
+            return None
+        return self._merge(kind, parallel.merge, outputs, parallel.options, scope, parallel.span)
+
+    # ---- Blocks ------------------------------------------------------------------
+
+    def block_call(self, call: syntax.Call, scope: Scope, current: str) -> str | None:
+        block = self.blocks.get(call.callee)
+        if block is None:
+            candidates = [*self.blocks, *(name for name, kind in KINDS_BY_NAME.items() if kind.merge)]
+            self.error(scope, f"unknown block or merge `{call.callee}`", call.callee_span,
+                       did_you_mean(call.callee, candidates) or "define it with `block NAME(...) { ... }`")
+            return None
+        if block.name in self.call_stack:
+            cycle = " -> ".join([*self.call_stack[self.call_stack.index(block.name):], block.name])
+            self.error(scope, f"block `{block.name}` calls itself ({cycle})", call.span,
+                       "blocks cannot be recursive; repeat a block with `xN` instead")
+            return None
+
+        arguments = [a for a in call.arguments if a.keyword != "name"]
+        base = self._instance_base(call, scope)
+        count = call.repeat.count if call.repeat else 1
+        if count < 1:
+            self.error(scope, "a block must be repeated at least once", call.repeat.span, "use x1 or more")
+            return None
+
+        for index in range(count):
+            first = call.repeat.first if call.repeat and index == 0 else ()
+            name = base if count == 1 else f"{base}_block{index + 1}"
+            current = self._instance(block, call, [*arguments, *first], name, scope, current)
+            if current is None or self.too_large:
+                return None
+        return current
+
+    def _instance(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
+                  scope: Scope, current: str) -> str | None:
+        inner = self._block_scope(block, call, arguments, name, scope)
+        if inner is None:
+            return None
+
+        instance = BlockInstance(name=inner.prefix, block=block.name, scope=inner.path, span=call.span,
+                                 inputs=(current,))
+        self.network.block_instances.append(instance)
+        self.call_stack.append(block.name)
+        self.open_instances.append(instance)
+        output = self.run(block.body, inner, current)
+        self.open_instances.pop()
+        self.call_stack.pop()
+
+        self.warn_unused(inner, [output])
+        if output == current:
+            self.error(scope, f"block `{block.name}` has no layers", block.span, "add layers to the block body")
+            return None
+        instance.output = output
+        return output
+
+    def _block_scope(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
+                     scope: Scope) -> Scope | None:
+        values = {}
+        positional = [param.name for param in block.params]
+        for argument in arguments:
+            if argument.keyword is None:
+                if not positional:
+                    self.error(scope, f"block `{block.name}` takes {len(block.params)} arguments but receives more",
+                               argument.span, f"its parameters are: {', '.join(p.name for p in block.params)}")
+                    return None
+                values[positional.pop(0)] = argument.value
+                continue
+            if argument.keyword not in {param.name for param in block.params}:
+                self.error(scope, f"block `{block.name}` has no parameter `{argument.keyword}`", argument.span,
+                           did_you_mean(argument.keyword, [p.name for p in block.params])
+                           or f"its parameters are: {', '.join(p.name for p in block.params) or 'none'}")
+                return None
+            if argument.keyword in positional:
+                positional.remove(argument.keyword)
+            values[argument.keyword] = argument.value
+
+        inner = Scope(source=block.source or scope.source, prefix=scope.layer_name(name), path=(*scope.path, name),
+                      trace=f" (in block `{block.name}` called at line {call.span.line})" + scope.trace)
+        for param in block.params:
+            value = values.get(param.name, param.default)
+            if value is None:
+                self.error(scope, f"block `{block.name}` needs the argument `{param.name}`", call.span,
+                           f"call it as `{block.name}({', '.join(p.name + '=...' for p in block.params)})`")
+                return None
+            try:
+                value = substitute(value, scope)
+            except OptionError as error:
+                self.error(scope, error.message, value.span, error.fix)
+                return None
+            inner.params[param.name] = value
+            if value.kind is ValueKind.WORD and value.text in scope.tensors:
+                inner.bind(param.name, scope.lookup(value.text), None)
+                inner.tensors[param.name].used = True
+        return inner
+
+    def _instance_base(self, call: syntax.Call, scope: Scope) -> str:
+        named = [a for a in call.arguments if a.keyword == "name"]
+        if named and named[0].value.kind is ValueKind.WORD and NAME_PATTERN.match(named[0].value.text):
+            return named[0].value.text
+        return _next_free(call.callee, self.counters, scope, self.network)
+
+    # ---- Names and tensors -----------------------------------------------------------
+
+    def _name(self, scope: Scope, kind: LayerKind, options: tuple[syntax.Option, ...], span: Span) -> str:
+        named = [option for option in options if option.keyword == "name"]
+        for extra in named[1:]:
+            self.error(scope, "the layer is named twice", extra.span, "keep one `name=` option")
+        if named:
+            value = named[0].value
+            if value.kind is not ValueKind.WORD or not NAME_PATTERN.match(value.text):
+                self.error(scope, f"`{value.text}` is not a valid layer name", value.span,
+                           "use letters, digits and `_`, starting with a letter")
+            elif keyword.iskeyword(value.text) or value.text.startswith("__"):
+                self.error(scope, f"`{value.text}` cannot name a layer because it is reserved in Python",
+                           value.span, "choose another name")
+            else:
+                full = scope.layer_name(value.text)
+                if full in self.network:
+                    self.error(scope, f"the layer name `{full}` is used twice", span, "give every layer its own name")
+                return full
+        return _next_free(kind.keyword, self.counters, scope, self.network)
+
+    def _add(self, node: LayerNode) -> str | None:
+        if len(self.network.nodes) >= MAX_NODES:
+            if not self.too_large:
+                self.diagnostics.append(Diagnostic(Severity.ERROR, f"the network has more than {MAX_NODES:,} "
+                                                   "layers", node.span, "reduce the repeat counts"))
+            self.too_large = True
+            return None
+        if node.name in self.network:
+            node.name = _next_free(node.name, self.counters, Scope(self.network.source), self.network)
+        node.scope = self._current_path()
+        self.network.add(node)
+        return node.name
+
+    def _current_path(self) -> tuple[str, ...]:
+        return self.open_instances[-1].scope if self.open_instances else ()
+
+    def _bind(self, scope: Scope, name: str, node: str, span: Span | None) -> None:
+        if name in KINDS_BY_NAME or name in self.blocks or name == IDENTITY:
+            self.error(scope, f"`{name}` is a layer kind or block and cannot name a tensor", span,
+                       "choose another tensor name")
+            return
+        previous = scope.tensors.get(name)
+        if previous is not None and not previous.used:
+            self.warning(scope, f"the tensor `{name}` is rebound before it is used", previous.span,
+                         "use it, or remove the earlier `-> name`")
+        scope.bind(name, node, span)
+
+    def _tensor_argument(self, argument: syntax.Option, scope: Scope, callee: str) -> str | None:
+        value = argument.value
+        if value.kind is ValueKind.WORD:
+            node = scope.lookup(value.text)
+            if node is not None:
+                return node
+        self.error(scope, f"`{value.text}` is not a tensor name", value.span,
+                   did_you_mean(value.text, scope.tensors)
+                   or f"{callee} merges named tensors; bind one with `-> name` first"
+                   + (" (options are written `axis=...`)" if value.kind is not ValueKind.WORD else ""))
+        return None
+
+    def warn_unused(self, scope: Scope, results: list[str | None]) -> None:
+        """Warn about tensor names bound in `scope` that nothing reads; `results` count as read."""
+        for name, binding in scope.tensors.items():
+            if not binding.used and binding.span is not None and binding.node not in results:
+                self.warning(scope, f"the tensor `{name}` is never used", binding.span,
+                             "use it, list it in `output`, or remove `-> " + name + "`")
+
+    def _substituted(self, options: tuple[syntax.Option, ...], scope: Scope) -> tuple[syntax.Option, ...]:
+        try:
+            return substitute_options(options, scope)
+        except OptionError as error:
+            self.error(scope, error.message, options[0].span if options else None, error.fix)
+            return tuple(option for option in options if option.value.kind is not ValueKind.EXPRESSION)
+
+    def _reporter(self, scope: Scope):
+        return lambda message, span, fix: self.error(scope, message, span, fix)
+
+    def _unknown_layer(self, call: syntax.LayerCall, scope: Scope, may_be_tensor: bool = False) -> None:
+        kinds = [name for name, kind in KINDS_BY_NAME.items() if not kind.merge]
+        hint = did_you_mean(call.kind, [*kinds, *scope.tensors, *self.blocks])
+        if call.kind in self.blocks:
+            hint = f"call the block with parentheses: `{call.kind}(...)`"
+        elif call.kind in KINDS_BY_NAME:
+            hint = f"merges take tensors: `{call.kind}(a, b)`"
+        what = "layer kind or tensor name" if may_be_tensor else "layer kind"
+        self.error(scope, f"unknown {what} `{call.kind}`", call.kind_span,
+                   hint or "see docs/language.md for the layer kinds")
+
+
+def _merge_kind(name: str) -> LayerKind | None:
+    kind = KINDS_BY_NAME.get(name)
+    return kind if kind is not None and kind.merge else None
+
+
+def _is_tensor_reference(step: syntax.Step, scope: Scope) -> bool:
+    return isinstance(step, syntax.LayerCall) and not step.options and step.kind in scope.tensors
+
+
+def _is_tensor_like(step: syntax.Step) -> bool:
+    """Return True for a bare unknown word at the start of a chain, such as a misspelt tensor name."""
+    return isinstance(step, syntax.LayerCall) and not step.options and step.kind not in KINDS_BY_NAME \
+        and step.kind != IDENTITY
+
+
+def _foreign(scope: Scope) -> Source | None:
+    return scope.source
+
+
+def _next_free(base: str, counters: dict[str, int], scope: Scope, network: Network) -> str:
+    key = scope.layer_name(base)
+    while True:
+        counters[key] = counters.get(key, 0) + 1
+        separator = "_" if base[-1].isdigit() else ""
+        name = scope.layer_name(f"{base}{separator}{counters[key]}")
+        if name not in network:
+            return name

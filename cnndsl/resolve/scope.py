@@ -1,0 +1,95 @@
+"""Scopes of tensor names and block parameters, and the arithmetic on parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from cnndsl import syntax
+from cnndsl.errors import OptionError
+from cnndsl.syntax import Source, Span, Value, ValueKind
+
+
+@dataclass
+class Binding:
+    """A tensor name: the node it refers to, where it was bound, and whether it was read."""
+
+    node: str
+    span: Span | None
+    used: bool = False
+
+
+@dataclass
+class Scope:
+    """The names visible in the top level of a spec or in one block instance.
+
+    Block bodies see only their own tensors and parameters, never the caller's
+    names, so a block means the same wherever it is called.
+    """
+
+    source: Source
+    prefix: str = ""
+    path: tuple[str, ...] = ()
+    params: dict[str, Value] = field(default_factory=dict)
+    tensors: dict[str, Binding] = field(default_factory=dict)
+    trace: str = ""  # " (in block `b` called at line 12)", appended to messages
+
+    def layer_name(self, name: str) -> str:
+        return f"{self.prefix}_{name}" if self.prefix else name
+
+    def bind(self, name: str, node: str, span: Span | None) -> None:
+        self.tensors[name] = Binding(node, span)
+
+    def lookup(self, name: str) -> str | None:
+        binding = self.tensors.get(name)
+        if binding is None:
+            return None
+        binding.used = True
+        return binding.node
+
+
+def substitute(value: Value, scope: Scope) -> Value:
+    """Replace a parameter name by its argument and evaluate `( ... )` arithmetic.
+
+    Raises OptionError for arithmetic on something that is not a number.
+    """
+    if value.kind is ValueKind.WORD and value.text in scope.params:
+        argument = scope.params[value.text]
+        return Value(argument.kind, argument.text, value.span, argument.expression)
+    if value.kind is ValueKind.EXPRESSION:
+        number = _evaluate(value.expression, scope)
+        text = str(number.numerator) if number.denominator == 1 else str(float(number))
+        return Value(ValueKind.NUMBER, text, value.span)
+    return value
+
+
+def substitute_options(options: tuple[syntax.Option, ...], scope: Scope) -> tuple[syntax.Option, ...]:
+    return tuple(syntax.Option(substitute(option.value, scope), option.span, option.keyword) for option in options)
+
+
+def _evaluate(expression: syntax.Expression, scope: Scope) -> Fraction:
+    if isinstance(expression, syntax.BinaryOperation):
+        left = _evaluate(expression.left, scope)
+        right = _evaluate(expression.right, scope)
+        return _apply(expression.operator, left, right)
+
+    value = substitute(expression, scope) if expression.kind is not ValueKind.EXPRESSION else expression
+    if value.kind is ValueKind.EXPRESSION:
+        return _evaluate(value.expression, scope)
+    if value.kind is not ValueKind.NUMBER:
+        known = ", ".join(sorted(scope.params)) or "none"
+        raise OptionError(f"`{expression.text}` in arithmetic is not a number or block parameter "
+                          f"(parameters here: {known})")
+    return Fraction(value.text)
+
+
+def _apply(operator: str, left: Fraction, right: Fraction) -> Fraction:
+    if operator == "+":
+        return left + right
+    if operator == "-":
+        return left - right
+    if operator == "*":
+        return left * right
+    if right == 0:
+        raise OptionError("division by zero in block arithmetic")
+    return Fraction(left // right)
