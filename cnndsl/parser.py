@@ -83,6 +83,7 @@ class _ToSyntax(Transformer):
 
     @v_args(meta=True)
     def input_decl(self, meta, children):
+        children = children[1:]  # the INPUT keyword token
         name = str(children[0]) if len(children) == 2 else None
         return syntax.InputDecl(shape=children[-1], span=_tree_span(meta), name=name)
 
@@ -116,6 +117,11 @@ class _ToSyntax(Transformer):
         return syntax.Chain(steps=tuple(steps), span=_tree_span(meta),
                             binding=str(binding) if binding is not None else None,
                             binding_span=_token_span(binding) if binding is not None else None)
+
+    def input_reference(self, children):
+        token = children[0]
+        return syntax.LayerCall(kind=str(token), kind_span=_token_span(token), options=(),
+                                span=_token_span(token))
 
     @v_args(meta=True)
     def layer(self, meta, children):

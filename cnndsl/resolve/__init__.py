@@ -40,6 +40,7 @@ def resolve(spec: syntax.Spec) -> tuple[Network, list[Diagnostic]]:
 
     blocks = collect_blocks(spec)
     builder = GraphBuilder(network, blocks)
+    builder.quiet_without_input = any(d.severity is Severity.ERROR for d in diagnostics)
     inputs = network.inputs
     last = builder.run(spec.statements, scope, inputs[0].name if len(inputs) == 1 else None)
     network.outputs = _outputs(spec, scope, last, error)
@@ -68,6 +69,10 @@ def _network_name(spec: syntax.Spec, error) -> str:
 
 def _input_nodes(spec: syntax.Spec, error, diagnostics: list[Diagnostic]) -> list[InputNode]:
     declarations = [s for s in spec.statements if isinstance(s, syntax.InputDecl)]
+    bare = [s for s in spec.statements if isinstance(s, syntax.Chain) and _is_bare_input(s)]
+    if not declarations and bare:
+        error("the `input` line has no shape", bare[0].span, "write the shape after it, e.g. `input 28x28x1`")
+        return []
     if not declarations:
         error("the spec has no `input` line", None,
               "declare the input shape before the first layer, e.g. `input 28x28x1`")
@@ -88,6 +93,11 @@ def _input_nodes(spec: syntax.Spec, error, diagnostics: list[Diagnostic]) -> lis
             diagnostics += _channels_first_warning(shape, declaration.shape.span)
             nodes.append(InputNode(name=name, shape=shape, span=declaration.span))
     return nodes
+
+
+def _is_bare_input(chain: syntax.Chain) -> bool:
+    first = chain.steps[0]
+    return len(chain.steps) == 1 and isinstance(first, syntax.LayerCall) and first.kind == INPUT_NAME
 
 
 def _input_shape(value: Value, error) -> tuple[int, ...] | None:

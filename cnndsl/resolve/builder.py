@@ -36,6 +36,7 @@ class GraphBuilder:
         self.call_stack: list[str] = []
         self.open_instances: list[BlockInstance] = []
         self.too_large = False
+        self.quiet_without_input = False  # set when the inputs failed and were reported already
 
     # ---- Reporting -----------------------------------------------------------
 
@@ -62,12 +63,15 @@ class GraphBuilder:
             current = scope.lookup(first.kind)
             steps = steps[1:]
         elif _is_tensor_like(first):
-            self._unknown_layer(first, scope, may_be_tensor=True)
+            if not (first.kind == "input" and len(steps) == 1):  # reported with the inputs
+                self._unknown_layer(first, scope, may_be_tensor=True)
             return None
         elif isinstance(first, syntax.Call) and _merge_kind(first.callee):
             current = self.merge_call(first, scope, None)
             steps = steps[1:]
         elif current is None:
+            if self.quiet_without_input:
+                return None
             self.error(scope, "this chain has no input", chain.span,
                        "start it from a tensor name (`name > ...`) or declare the network's input first")
             return None
@@ -289,10 +293,12 @@ class GraphBuilder:
         return inner
 
     def _instance_base(self, call: syntax.Call, scope: Scope) -> str:
+        """Return the instance name relative to `scope`; _block_scope adds the caller's prefix."""
         named = [a for a in call.arguments if a.keyword == "name"]
         if named and named[0].value.kind is ValueKind.WORD and NAME_PATTERN.match(named[0].value.text):
             return named[0].value.text
-        return _next_free(call.callee, self.counters, scope, self.network)
+        full = _next_free(call.callee, self.counters, scope, self.network)
+        return full[len(scope.prefix) + 1:] if scope.prefix else full
 
     # ---- Names and tensors -----------------------------------------------------------
 
