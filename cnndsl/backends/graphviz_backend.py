@@ -2,14 +2,14 @@
 
 The diagram runs top to bottom with one box per layer. Each box shows the
 layer name, its Keras class, its key hyperparameters, its output shape and its
-parameter count, and its fill colour tells the layer family. The title gives
+parameter count, and its fill colour marks the layer family. The title gives
 the network name and the parameter totals in Keras's summary terms.
 
 Output shapes sit inside the nodes rather than on the edges. Every layer has
-exactly one output tensor, so the shape belongs to the layer; when one output
-feeds several layers, a shape in the node is written once instead of once per
-edge. `dot` also places edge labels beside the edge, which widens the drawing
-and pushes the column of boxes off centre, while shapes in the nodes keep a
+exactly one output tensor, so the shape belongs to the layer, and when one
+output feeds several layers, a shape in the node is written once instead of
+once per edge. `dot` also places edge labels beside the edge, which widens the
+drawing and pushes the column of boxes off centre. Shapes in the nodes keep a
 chain straight and keep each layer's facts in one box.
 
 Spec strings (network and layer names, labels) reach the DOT source only
@@ -40,13 +40,15 @@ MUTED_TEXT = "#5F6368"
 EDGE_COLOUR = "#6B6B6B"
 
 # Estimated advance of one character of NODE_FONT_SIZE text, in points, used to
-# give every table the width of the widest one. A label that is wider than the
-# estimate only makes its own box wider.
-CHARACTER_WIDTH = 6.4
-MIN_TABLE_WIDTH = 170
+# give every box the same columns. Graphviz treats a cell WIDTH as a minimum,
+# so text wider than the estimate only widens its own box.
+CHARACTER_WIDTH = 7.5
 
-# Graphviz draws bitmaps at 96 dpi by default, which looks blurred on slides and
-# high-density screens. The vector formats do not depend on it.
+# Characters of space between the left and the right column.
+COLUMN_GAP = 3
+
+# Graphviz 2.43 draws bitmaps at 96 dpi by default, which turns coarse when a
+# PNG is scaled up on slides or high-density screens. SVG and PDF are vectors.
 PNG_DPI = 192
 
 FAMILY_BY_KERAS_CLASS: dict[str, str] = {
@@ -71,13 +73,14 @@ FAMILY_BY_KERAS_CLASS: dict[str, str] = {
     "ZeroPadding2D": "reshaping",
     "Cropping2D": "reshaping",
     "UpSampling2D": "reshaping",
-    "Rescaling": "input",
+    "Rescaling": "preprocessing",
 }
 
-# (fill, border) per family: light fills that stay readable in greyscale print,
-# with a darker border of the same hue so that neighbouring boxes stay distinct.
+# (fill, border) per family: light fills keep black text readable in colour and
+# in greyscale print, and a darker border of the same hue separates neighbouring boxes.
 PALETTE: dict[str, tuple[str, str]] = {
     "input": ("#FFFFFF", "#5F6368"),
+    "preprocessing": ("#FFFFFF", "#5F6368"),
     "convolution": ("#DCE8F5", "#4C78A8"),
     "pooling": ("#DFF0DC", "#54A24B"),
     "dense": ("#FBE3CC", "#E17C05"),
@@ -90,7 +93,7 @@ PALETTE: dict[str, tuple[str, str]] = {
 
 INSTALL_HINT = (
     "Install Graphviz, which provides `dot`: `apt-get install graphviz` (Debian/Ubuntu), "
-    "`brew install graphviz` (macOS), `conda install graphviz`, or see https://graphviz.org/download/"
+    "`brew install graphviz` (macOS), `conda install graphviz`, or a download from https://graphviz.org/download/"
 )
 
 _DOT_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -110,7 +113,10 @@ class GraphvizNotFound(GraphvizError):
 
 @dataclass(frozen=True)
 class BoxText:
-    """The plain text of one node's box, before escaping and layout."""
+    """The plain text of one node's box, before escaping and layout.
+
+    The column methods return the widest text of each column in characters.
+    """
 
     name: str
     keras_class: str
@@ -119,14 +125,11 @@ class BoxText:
     params: str
     non_trainable: str
 
-    def widest_line(self) -> int:
-        """Return the length in characters of the widest line, counting a gap between two cells."""
-        return max(
-            len(self.name) + len(self.keras_class) + 3,
-            len(self.description),
-            len(self.shape) + len(self.params) + 3,
-            len(self.non_trainable),
-        )
+    def left_column(self) -> int:
+        return max(len(self.name), len(self.shape))
+
+    def right_column(self) -> int:
+        return max(len(self.keras_class), len(self.params), len(self.non_trainable))
 
 
 def to_dot(network: Network) -> str:
@@ -147,12 +150,12 @@ def to_dot(network: Network) -> str:
     graph.attr("edge", color=EDGE_COLOUR, arrowsize="0.7", penwidth="1.1")
 
     boxes = [box_text(node) for node in network.nodes]
-    width = _table_width(boxes)
+    widths = _column_widths(boxes)
 
     ids = {node.name: f"n{index}" for index, node in enumerate(network.nodes)}
     for node, box in zip(network.nodes, boxes):
         fill, border = PALETTE[_family(node)]
-        graph.node(ids[node.name], label=_box_label(box, width), fillcolor=fill, color=border)
+        graph.node(ids[node.name], label=_box_label(box, widths), fillcolor=fill, color=border)
 
     for node in network.nodes:
         for source in node.inputs:
@@ -164,10 +167,10 @@ def to_dot(network: Network) -> str:
 def render(dot_source: str, fmt: str, dot_path: Path | None = None) -> bytes:
     """Render DOT source to svg, png or pdf bytes with the Graphviz `dot` program.
 
-    Callers write the .dot file before rendering, so the message of
-    GraphvizNotFound tells the user that it exists; `dot_path` names it there.
-    Raise ValueError for another format, GraphvizNotFound when `dot` is not on
-    PATH and GraphvizError when `dot` fails.
+    Callers write the .dot file before rendering, because the message of
+    GraphvizNotFound states that it exists and names `dot_path` when
+    given. Raise ValueError for another format, GraphvizNotFound when `dot` is
+    not on PATH and GraphvizError when `dot` fails.
     """
     import graphviz
 
@@ -254,15 +257,26 @@ def _params_text(node: LayerNode) -> str:
     return f"{format_count(node.params)} {unit}"
 
 
-def _table_width(boxes: list[BoxText]) -> int:
-    widest = max((box.widest_line() for box in boxes), default=0)
-    return max(MIN_TABLE_WIDTH, round(widest * CHARACTER_WIDTH))
+def _column_widths(boxes: list[BoxText]) -> tuple[int, int]:
+    """Estimate (left, right) column widths in points that fit every box of the network.
+
+    Giving every table the same columns lines the boxes of a chain up in one
+    column. The description row spans both columns, so the right column grows
+    when a description is wider than the two together.
+    """
+    left = max((box.left_column() for box in boxes), default=0)
+    right = max((box.right_column() for box in boxes), default=0) + COLUMN_GAP
+    description = max((len(box.description) for box in boxes), default=0)
+    right = max(right, description - left)
+
+    return round(left * CHARACTER_WIDTH), round(right * CHARACTER_WIDTH)
 
 
-def _box_label(box: BoxText, width: int) -> str:
+def _box_label(box: BoxText, widths: tuple[int, int]) -> str:
+    left, right = (f' WIDTH="{width}"' for width in widths)
     rows = [
-        f'<TR><TD ALIGN="LEFT"><B>{escape(box.name)}</B></TD>'
-        f'<TD ALIGN="RIGHT">{_muted(box.keras_class)}</TD></TR>'
+        f'<TR><TD ALIGN="LEFT"{left}><B>{escape(box.name)}</B></TD>'
+        f'<TD ALIGN="RIGHT"{right}>{_muted(box.keras_class)}</TD></TR>'
     ]
     if box.description:
         rows.append(f'<TR><TD ALIGN="LEFT" COLSPAN="2">{escape(box.description)}</TD></TR>')
@@ -271,7 +285,7 @@ def _box_label(box: BoxText, width: int) -> str:
     if box.non_trainable:
         rows.append(f'<TR><TD></TD><TD ALIGN="RIGHT">{_muted(box.non_trainable)}</TD></TR>')
 
-    return _table(rows, width)
+    return _table(rows)
 
 
 def _title_label(network: Network) -> str:
@@ -283,6 +297,7 @@ def _title_label(network: Network) -> str:
     rows = [
         f'<TR><TD><FONT POINT-SIZE="{TITLE_FONT_SIZE}"><B>{escape(network.name)}</B></FONT></TD></TR>',
         f'<TR><TD><FONT POINT-SIZE="{NODE_FONT_SIZE}" COLOR="{MUTED_TEXT}">{totals}</FONT></TD></TR>',
+        '<TR><TD HEIGHT="6"></TD></TR>',
     ]
     return _table(rows, cell_padding=1)
 
@@ -291,10 +306,9 @@ def _muted(text: str) -> str:
     return f'<FONT COLOR="{MUTED_TEXT}">{escape(text)}</FONT>'
 
 
-def _table(rows: list[str], width: int | None = None, cell_padding: int = 2) -> str:
-    width_attribute = f' WIDTH="{width}"' if width else ""
+def _table(rows: list[str], cell_padding: int = 2) -> str:
     return (
-        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{cell_padding}"{width_attribute}>'
+        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="{cell_padding}">'
         f'{"".join(rows)}</TABLE>>'
     )
 
@@ -311,10 +325,11 @@ def _family(node: InputNode | LayerNode) -> str:
 
 
 def _with_graph_attribute(dot_source: str, attribute: str) -> str:
-    """Add a root graph attribute statement before the closing brace of the graph.
+    """Add a root graph attribute statement before the last `}` of the source.
 
-    A later statement overrides an earlier one, so this wins over the same
-    attribute set anywhere above it.
+    That brace closes the graph in source from to_dot, which contains one graph
+    and ends with it. A later statement overrides an earlier one, so this wins
+    over the same attribute set anywhere above it.
     """
     body, brace, rest = dot_source.rpartition("}")
     if not brace:
@@ -323,9 +338,16 @@ def _with_graph_attribute(dot_source: str, attribute: str) -> str:
 
 
 def _not_found_message(fmt: str, dot_path: Path | None) -> str:
-    written = f"{dot_path} was still written" if dot_path else "The .dot file was still written"
-    later = f"`dot -T{fmt} {dot_path or 'FILE.dot'} -o FILE.{fmt}`"
+    if dot_path is None:
+        written = "The .dot file was still written"
+        command = f"dot -T{fmt} FILE.dot -o FILE.{fmt}"
+    else:
+        written = f"{dot_path} was still written"
+        command = f"dot -T{fmt} {dot_path} -o {dot_path.with_suffix('.' + fmt)}"
+
+    # The install hint ends with a URL, so it comes last: a full stop after it
+    # would become part of the link in many terminals.
     return (
-        f"cannot render {fmt}: the Graphviz `dot` program was not found on PATH. {INSTALL_HINT}. "
-        f"{written}, so you can render it later with {later}."
+        f"cannot render {fmt}: the Graphviz `dot` program was not found on PATH. "
+        f"{written}, so you can render it later with `{command}`. {INSTALL_HINT}"
     )

@@ -23,7 +23,7 @@ def _multiplier_option() -> OptionSpec:
 
 
 def _reject_strided_dilation(config: Config) -> None:
-    # Keras 3 raises this in the constructor of every convolution layer.
+    # Keras 3.15 raises this in the constructors of Conv2D and Conv2DTranspose.
     if config["strides"] != (1, 1) and config["dilation_rate"] != (1, 1):
         raise OptionError(
             "strides > 1 cannot be combined with dilation > 1 "
@@ -89,7 +89,8 @@ DWCONV = LayerKind(
     output_shape=_depthwise_shape,
     params=_depthwise_params,
     label=_depthwise_label,
-    validate=_reject_strided_dilation,
+    # No strides-with-dilation check: Keras 3.15 DepthwiseConv2D accepts both
+    # and runs, unlike Conv2D and Conv2DTranspose.
 )
 
 
@@ -115,7 +116,8 @@ SEPCONV = LayerKind(
     output_shape=_separable_shape,
     params=_separable_params,
     label=_conv_label,
-    validate=_reject_strided_dilation,
+    # No strides-with-dilation check: Keras 3.15 SeparableConv2D accepts both
+    # and runs, unlike Conv2D and Conv2DTranspose.
 )
 
 
