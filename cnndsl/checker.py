@@ -38,7 +38,11 @@ def check(network: Network) -> list[Diagnostic]:
 
 
 def _error(node: LayerNode, message: str, fix: str | None) -> Diagnostic:
-    return Diagnostic(Severity.ERROR, message, node.span, fix, node.source)
+    return Diagnostic(Severity.ERROR, message + _where(node), node.span, fix, node.source)
+
+
+def _where(node: LayerNode) -> str:
+    return f" (in block instance `{node.scope[-1]}`)" if node.scope else ""
 
 
 def _check_merge(network: Network, node: LayerNode, shapes: list[Shape], diagnostics: list[Diagnostic]) -> Shape | None:
@@ -94,7 +98,7 @@ def _check_layer(node: LayerNode, shape: Shape, diagnostics: list[Diagnostic]) -
         return None
 
     for message, fix in kind.warnings(node.config, shape):
-        diagnostics.append(Diagnostic(Severity.WARNING, message, node.span, fix, node.source))
+        diagnostics.append(Diagnostic(Severity.WARNING, message + _where(node), node.span, fix, node.source))
 
     node.output_shape = output
     node.trainable_params, node.non_trainable_params = kind.params(node.config, shape)

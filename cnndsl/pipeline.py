@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cnndsl.checker import check
 from cnndsl.errors import CnnDslError, Diagnostic, Severity
@@ -36,4 +36,18 @@ def analyse_text(text: str, name: str = "<spec>") -> Checked:
 
 
 def _by_position(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
-    return sorted(diagnostics, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))
+    """Sort by position and merge the copies that a block body produces once per instance."""
+    groups: dict[tuple, list[Diagnostic]] = {}
+    for diagnostic in diagnostics:
+        message = diagnostic.message.split(" (in block ")[0]
+        source = diagnostic.source.name if diagnostic.source else None
+        groups.setdefault((source, diagnostic.span, diagnostic.severity, message), []).append(diagnostic)
+
+    merged = []
+    for (_, _, _, message), copies in groups.items():
+        first = copies[0]
+        if len(copies) > 1:
+            first = replace(first, message=f"{first.message} (and {len(copies) - 1} more "
+                                           f"instance{'s' if len(copies) > 2 else ''} of the block)")
+        merged.append(first)
+    return sorted(merged, key=lambda d: (d.span.line, d.span.column) if d.span else (0, 0))

@@ -49,6 +49,13 @@ EXAMPLES: dict[str, tuple[str, str]] = {
     "upsample": ("16x16x32", "upsample 2 bilinear"),
     "leaky_relu": ("128", "leaky_relu 0.1"),
     "elu": ("128", "elu 0.5"),
+    "add": ("8x8x16", "conv 16 k3 same > add(input)"),
+    "subtract": ("8x8x16", "conv 16 k3 same > subtract(input)"),
+    "multiply": ("8x8x16", "conv 16 k1 sigmoid > multiply(input)"),
+    "average": ("8x8x16", "conv 16 k3 same > average(input)"),
+    "maximum": ("8x8x16", "conv 16 k3 same > maximum(input)"),
+    "minimum": ("8x8x16", "conv 16 k3 same > minimum(input)"),
+    "concat": ("8x8x16", "conv 32 k3 same > concat(input)"),
 }
 
 DEFAULT_IMAGE_INPUT = "32x32x3"

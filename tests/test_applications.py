@@ -6,9 +6,12 @@ models match when their total, trainable and non-trainable parameter counts,
 their output shape, and the sorted (class, output shape, parameter count) of
 every layer with weights are equal. The static checker's numbers are compared
 with the same reference, so they are checked without trusting the back end.
+Beyond that, the built model must have the same layers (class and output
+shape) and the same options on every layer with weights (strides, padding,
+epsilon, ...), because several options change no parameter count.
 
 Every model is built once per module and reduced to plain numbers at once,
-so at most two Keras models are alive at a time.
+so one Keras model is alive at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +31,18 @@ WEIGHTED_CLASSES = frozenset({
     "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Conv2DTranspose", "Dense", "BatchNormalization",
 })
 
+# Options compared on every layer with weights. Some, such as epsilon,
+# momentum or the padding of a 1x1 convolution, change neither the parameter
+# count nor the output shape, so only this comparison catches them.
+COMPARED_OPTIONS = (
+    "filters", "units", "kernel_size", "strides", "padding", "dilation_rate", "depth_multiplier",
+    "output_padding", "use_bias", "activation", "epsilon", "momentum", "center", "scale",
+)
+
+# Keras applications write ReLU(6.0) where a spec writes `relu6`, which
+# becomes Activation("relu6"). Both compute min(max(x, 0), 6).
+EQUIVALENT_CLASSES = {"ReLU": "Activation"}
+
 WeightedLayer = tuple[str, tuple[int | None, ...], int]
 """(Keras class name, output shape without the batch axis, parameter count)."""
 
@@ -41,6 +56,14 @@ class ModelFacts:
     non_trainable_params: int
     output_shape: tuple[int | None, ...]
     weighted_layers: list[WeightedLayer]
+
+
+@dataclass(frozen=True)
+class KerasStructure:
+    """What only a built Keras model shows: every layer, and the options of those with weights."""
+
+    layers: list[tuple[str, tuple[int | None, ...]]]
+    weighted_options: list[tuple[str, tuple[tuple[str, Any], ...]]]
 
 
 @dataclass(frozen=True)
@@ -58,6 +81,8 @@ class Comparison:
     checker: ModelFacts
     built: ModelFacts
     reference: ModelFacts
+    built_structure: KerasStructure
+    reference_structure: KerasStructure
     warnings: list[str]
     layer_names: list[str]
 
@@ -93,7 +118,8 @@ def _unet_reference(keras):
     return keras.Model(inputs, outputs)
 
 
-# Parameter counts of the Keras 3 applications, as printed by model.summary().
+# Parameter counts of the references: keras.applications of Keras 3.15 with
+# weights=None, and for the U-Net the sum over its layers.
 CASES = {
     "resnet50": Case("resnet50.cnn", lambda keras: keras.applications.ResNet50(weights=None),
                      total_params=25_636_712, non_trainable_params=53_120),
@@ -125,6 +151,25 @@ def _keras_facts(model) -> ModelFacts:
         output_shape=tuple(model.output.shape[1:]),
         weighted_layers=sorted(weighted, key=repr),
     )
+
+
+def _option_value(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _keras_structure(model) -> KerasStructure:
+    layers = [
+        (EQUIVALENT_CLASSES.get(type(layer).__name__, type(layer).__name__), tuple(layer.output.shape[1:]))
+        for layer in model.layers
+    ]
+    options = []
+    for layer in model.layers:
+        if type(layer).__name__ not in WEIGHTED_CLASSES:
+            continue
+        config = layer.get_config()
+        compared = tuple((key, _option_value(config[key])) for key in COMPARED_OPTIONS if key in config)
+        options.append((type(layer).__name__, compared))
+    return KerasStructure(layers=sorted(layers, key=repr), weighted_options=sorted(options, key=repr))
 
 
 def _checker_facts(network: Network) -> ModelFacts:
@@ -159,16 +204,20 @@ def comparison(request) -> Comparison:
 
     built = build_model(checked.network)
     built_facts = _keras_facts(built)
+    built_structure = _keras_structure(built)
     _release(keras, built)
 
     reference = case.reference(keras)
     reference_facts = _keras_facts(reference)
+    reference_structure = _keras_structure(reference)
     _release(keras, reference)
 
     return Comparison(
         checker=_checker_facts(checked.network),
         built=built_facts,
         reference=reference_facts,
+        built_structure=built_structure,
+        reference_structure=reference_structure,
         warnings=[diagnostic.message for diagnostic in checked.warnings],
         layer_names=[layer.name for layer in checked.network.layers],
     )
@@ -237,6 +286,14 @@ def test_built_output_shape_matches_reference(comparison):
 
 def test_built_weighted_layers_match_reference(comparison):
     assert comparison.built.weighted_layers == comparison.reference.weighted_layers
+
+
+def test_built_layers_match_reference(comparison):
+    assert comparison.built_structure.layers == comparison.reference_structure.layers
+
+
+def test_built_layer_options_match_reference(comparison):
+    assert comparison.built_structure.weighted_options == comparison.reference_structure.weighted_options
 
 
 # ---- Layer names of nested blocks --------------------------------------------------

@@ -71,8 +71,14 @@ def test_kind_section_lists_every_option(kind):
             assert f"`{flag}`" in section or "every value" in section
 
 
+def _example_kind(line: str) -> str:
+    """Return the layer kind an example shows: its first word, or the merge it ends with."""
+    last_step = line.split(" > ")[-1]
+    return last_step.split("(")[0] if "(" in last_step else line.split()[0]
+
+
 def test_every_kind_has_example():
-    example_kinds = {line.split()[0] for _, line in generated_examples()}
+    example_kinds = {_example_kind(line) for _, line in generated_examples()}
     missing = [kind.keyword for kind in ALL_KINDS if not example_kinds & {kind.keyword, *kind.aliases}]
     assert not missing, f"add an example for {', '.join(missing)} to EXAMPLES in cnndsl/reference.py"
 
@@ -82,7 +88,7 @@ def test_generated_example_checks(input_shape, line):
     checked = analyse_text(reference.example_spec(input_shape, line))
 
     assert checked.warnings == []
-    assert checked.network.layers[-1].kind is KINDS_BY_NAME[line.split()[0]]
+    assert checked.network.layers[-1].kind is KINDS_BY_NAME[_example_kind(line)]
 
 
 def test_invalid_example_raises_with_fix(monkeypatch):

@@ -74,6 +74,13 @@ FAMILY_BY_KERAS_CLASS: dict[str, str] = {
     "Cropping2D": "reshaping",
     "UpSampling2D": "reshaping",
     "Rescaling": "preprocessing",
+    "Add": "merge",
+    "Subtract": "merge",
+    "Multiply": "merge",
+    "Average": "merge",
+    "Maximum": "merge",
+    "Minimum": "merge",
+    "Concatenate": "merge",
 }
 
 # (fill, border) per family: light fills keep black text readable in colour and
@@ -88,6 +95,7 @@ PALETTE: dict[str, tuple[str, str]] = {
     "activation": ("#FBF1C7", "#B8A12C"),
     "regularization": ("#ECECEC", "#8C8C8C"),
     "reshaping": ("#F6DEDC", "#B0605A"),
+    "merge": ("#D9F0EE", "#2A9D8F"),
     "other": ("#F7F7F7", "#5F6368"),
 }
 

@@ -20,7 +20,7 @@ from cnndsl.resolve.options import OptionReader
 from cnndsl.resolve.scope import Scope, substitute, substitute_options
 from cnndsl.syntax import Source, Span, ValueKind
 
-NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")  # Keras rejects scope names starting with "_"
 MAX_NODES = 1_000_000
 IDENTITY = "identity"
 
@@ -49,13 +49,19 @@ class GraphBuilder:
     # ---- Statements ------------------------------------------------------------
 
     def run(self, statements: tuple[syntax.Statement, ...], scope: Scope, current: str | None) -> str | None:
-        """Expand the chains among `statements`; return the final current tensor."""
+        """Expand the chains among `statements`; return the final current tensor.
+
+        After a chain fails, the chains that continue from it are still checked
+        for their own errors, but "this chain has no input" is not reported again.
+        """
+        failed = False
         for statement in statements:
             if isinstance(statement, syntax.Chain):
-                current = self.chain(statement, scope, current)
+                current = self.chain(statement, scope, current, after_failure=failed)
+                failed = current is None
         return current
 
-    def chain(self, chain: syntax.Chain, scope: Scope, current: str | None) -> str | None:
+    def chain(self, chain: syntax.Chain, scope: Scope, current: str | None, after_failure: bool = False) -> str | None:
         steps = list(chain.steps)
         first = steps[0]
 
@@ -70,7 +76,7 @@ class GraphBuilder:
             current = self.merge_call(first, scope, None)
             steps = steps[1:]
         elif current is None:
-            if self.quiet_without_input:
+            if self.quiet_without_input or after_failure:
                 return None
             self.error(scope, "this chain has no input", chain.span,
                        "start it from a tensor name (`name > ...`) or declare the network's input first")

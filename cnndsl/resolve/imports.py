@@ -53,9 +53,9 @@ def _collect(spec: syntax.Spec, table: BlockTable, stack: list[str], seen: set[s
 
 def _add_block(block: syntax.BlockDef, source: Source, table: BlockTable) -> None:
     if block.name in KINDS_BY_NAME or block.name in RESERVED_BLOCK_NAMES:
+        # Still registered, so that its calls do not each report an unknown block.
         table.error(source, f"`{block.name}` is a layer kind or reserved word and cannot name a block",
                     block.name_span, "choose another block name")
-        return
     previous = table.blocks.get(block.name)
     if previous is not None:
         where = f"{Path(previous.source.name).name}:{previous.span.line}" if previous.source else "elsewhere"
