@@ -103,6 +103,10 @@ class _ToSyntax(Transformer):
                                body=body, span=_tree_span(meta), source=self.source)
 
     @v_args(meta=True)
+    def train_decl(self, meta, children):
+        return syntax.TrainDecl(settings=children[0], span=_tree_span(meta))
+
+    @v_args(meta=True)
     def param(self, meta, children):
         default = children[1] if len(children) == 2 else None
         return syntax.Param(name=str(children[0]), span=_tree_span(meta), default=default)

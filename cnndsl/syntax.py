@@ -197,7 +197,15 @@ class BlockDef:
     source: Source | None = None
 
 
-Statement = NetworkDecl | InputDecl | OutputDecl | UseDecl | BlockDef | Chain
+@dataclass(frozen=True)
+class TrainDecl:
+    """`train { ... }`: training settings, each written like a layer (`optimizer sgd learning_rate=0.01`)."""
+
+    settings: tuple[Statement, ...]
+    span: Span
+
+
+Statement = NetworkDecl | InputDecl | OutputDecl | UseDecl | BlockDef | TrainDecl | Chain
 
 
 @dataclass(frozen=True)
