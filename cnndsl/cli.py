@@ -58,7 +58,9 @@ def command_check(arguments: argparse.Namespace) -> int:
     print_warnings(source, checked.warnings)
     network = checked.network
     outputs = ", ".join(format_shape(network.output_shape(name)) for name in network.outputs)
-    print(f"{source.name}: ok: {len(network.layers)} layers, {network.total_params:,} parameters, output {outputs}")
+    layers = len(network.layers)
+    print(f"{source.name}: ok: {layers} layer{'s' if layers != 1 else ''}, {network.total_params:,} parameters, "
+          f"output {outputs}")
     return EXIT_OK
 
 

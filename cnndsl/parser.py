@@ -190,6 +190,10 @@ class _ToSyntax(Transformer):
         return Value(kind=ValueKind.NUMBER, text="-" + str(children[0]), span=_tree_span(meta))
 
     @v_args(meta=True)
+    def negative_fraction(self, meta, children):
+        return Value(kind=ValueKind.FRACTION, text="-" + str(children[0]), span=_tree_span(meta))
+
+    @v_args(meta=True)
     def expression(self, meta, children):
         span = _tree_span(meta)
         text = self.source.line(span.line)[span.column - 1 : span.end_column - 1] if span.line == span.end_line \
