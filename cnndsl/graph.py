@@ -106,6 +106,12 @@ class Network:
     def node(self, name: str) -> Node:
         return self._by_name[name]
 
+    def rename(self, old: str, new: str) -> None:
+        """Rename a node that no other node reads yet."""
+        node = self._by_name.pop(old)
+        node.name = new
+        self._by_name[new] = node
+
     def __contains__(self, name: str) -> bool:
         return name in self._by_name
 

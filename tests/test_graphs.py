@@ -164,13 +164,13 @@ conv 8 k3 same -> e1
 maxpool 2 > conv 16 k3 same -> e2
 maxpool 2 > conv 32 k3 same
 upsample 2 > concat(e2)
-""", "concat: 14x14x32 (from line 6, `upsample1`) and 15x15x16 (from line 4, `conv2`) differ in height", 6, 14,
+""", "concat: 14x14x32 (from line 6, `upsample1`) and 15x15x16 (from line 4, `e2`) differ in height", 6, 14,
      "crop the larger input"),
     ("add_channels", """
 input 56x56x64
 conv 256 k1 -> wide
 conv 64 k3 same > add(wide)
-""", "add: 56x56x64 (from line 4, `conv2`) and 56x56x256 (from line 3, `conv1`) differ in channels", 4, 19,
+""", "add: 56x56x64 (from line 4, `conv2`) and 56x56x256 (from line 3, `wide`) differ in channels", 4, 19,
      "1x1 conv"),
     ("concat_axis_mismatch", """
 input 8x8x4

@@ -37,6 +37,8 @@ class GraphBuilder:
         self.open_instances: list[BlockInstance] = []
         self.too_large = False
         self.quiet_without_input = False  # set when the inputs failed and were reported already
+        self.default_named: set[str] = set()  # layers named conv1, conv2, ... rather than by `name=`
+        self.read: set[str] = set()  # nodes that some layer reads
 
     # ---- Reporting -----------------------------------------------------------
 
@@ -88,7 +90,7 @@ class GraphBuilder:
             current = self.step(step, scope, current)
 
         if chain.binding is not None and current is not None:
-            self._bind(scope, chain.binding, current, chain.binding_span)
+            current = self._bind(scope, chain.binding, current, chain.binding_span)
         return current
 
     def step(self, step: syntax.Step, scope: Scope, current: str) -> str | None:
@@ -325,7 +327,9 @@ class GraphBuilder:
                 if full in self.network:
                     self.error(scope, f"the layer name `{full}` is used twice", span, "give every layer its own name")
                 return full
-        return _next_free(kind.keyword, self.counters, scope, self.network)
+        name = _next_free(kind.keyword, self.counters, scope, self.network)
+        self.default_named.add(name)
+        return name
 
     def _add(self, node: LayerNode) -> str | None:
         if len(self.network.nodes) >= MAX_NODES:
@@ -338,21 +342,42 @@ class GraphBuilder:
             node.name = _next_free(node.name, self.counters, Scope(self.network.source), self.network)
         node.scope = self._current_path()
         self.network.add(node)
+        self.read.update(node.inputs)
         return node.name
 
     def _current_path(self) -> tuple[str, ...]:
         return self.open_instances[-1].scope if self.open_instances else ()
 
-    def _bind(self, scope: Scope, name: str, node: str, span: Span | None) -> None:
+    def _bind(self, scope: Scope, name: str, node: str, span: Span | None) -> str:
+        """Bind a tensor name; return the node's name, which becomes the tensor name when it had a default one."""
         if name in KINDS_BY_NAME or name in self.blocks or name == IDENTITY:
             self.error(scope, f"`{name}` is a layer kind or block and cannot name a tensor", span,
                        "choose another tensor name")
-            return
+            return node
         previous = scope.tensors.get(name)
         if previous is not None and not previous.used:
             self.warning(scope, f"the tensor `{name}` is rebound before it is used", previous.span,
                          "use it, or remove the earlier `-> name`")
+
+        node = self._rename_after_tensor(scope, name, node)
         scope.bind(name, node, span)
+        return node
+
+    def _rename_after_tensor(self, scope: Scope, name: str, node: str) -> str:
+        """Name the layer after the tensor it produces (`-> stem` names it `stem`) when that is safe.
+
+        Only a layer with a default name, produced at this block level and not
+        read yet, is renamed; anything else keeps its name.
+        """
+        new = scope.layer_name(name)
+        layer = self.network.node(node)
+        safe = (node in self.default_named and node not in self.read and new not in self.network
+                and isinstance(layer, LayerNode) and layer.scope == self._current_path())
+        if not safe:
+            return node
+        self.network.rename(node, new)
+        self.default_named.discard(node)
+        return new
 
     def _tensor_argument(self, argument: syntax.Option, scope: Scope, callee: str) -> str | None:
         value = argument.value
