@@ -89,6 +89,11 @@ def windowed_output(config: Config, shape: Shape, window_key: str, layer: str) -
     )
 
 
+def count(number: int, noun: str) -> str:
+    """Write `1 filter`, `6 filters`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def label_parts(*parts: str | None) -> str:
     return ", ".join(part for part in parts if part)
 

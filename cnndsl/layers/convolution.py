@@ -5,7 +5,7 @@ from __future__ import annotations
 from cnndsl.errors import OptionError
 from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
 from cnndsl.layers.common import (
-    activation_option, bias_option, channels, describe_window, dilation_option, kernel_option,
+    activation_option, bias_option, channels, count, describe_window, dilation_option, kernel_option,
     label_parts, padding_option, strides_option, windowed_output,
 )
 from cnndsl.layers.shape_rules import transpose_output_length
@@ -43,7 +43,7 @@ def _conv_params(config: Config, shape: Shape) -> tuple[int, int]:
 
 
 def _conv_label(config: Config) -> str:
-    return label_parts(f"{config['filters']} filters", describe_window(config, "kernel_size"),
+    return label_parts(count(config['filters'], "filter"), describe_window(config, "kernel_size"),
                        config["padding"], config["activation"], None if config["use_bias"] else "no bias")
 
 
@@ -147,7 +147,7 @@ def _transpose_shape(config: Config, shape: Shape) -> Shape:
 
 def _transpose_label(config: Config) -> str:
     output_padding = config["output_padding"]
-    return label_parts(f"{config['filters']} filters", describe_window(config, "kernel_size"), config["padding"],
+    return label_parts(count(config['filters'], "filter"), describe_window(config, "kernel_size"), config["padding"],
                        f"output padding {output_padding[0]}x{output_padding[1]}" if output_padding else None,
                        config["activation"], None if config["use_bias"] else "no bias")
 

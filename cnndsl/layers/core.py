@@ -6,7 +6,7 @@ import math
 
 from cnndsl.errors import ShapeError
 from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
-from cnndsl.layers.common import activation_option, bias_option, label_parts
+from cnndsl.layers.common import activation_option, bias_option, count, label_parts
 from cnndsl.layers.shape_rules import format_size
 from cnndsl.layers.values import Integer, Number, TargetShape
 
@@ -35,7 +35,7 @@ DENSE = LayerKind(
              activation_option(), bias_option()),
     output_shape=lambda config, shape: (*shape[:-1], config["units"]),
     params=_dense_params,
-    label=lambda config: label_parts(f"{config['units']} units", config["activation"],
+    label=lambda config: label_parts(count(config['units'], "unit"), config["activation"],
                                      None if config["use_bias"] else "no bias"),
     warnings=_dense_warnings,
 )
