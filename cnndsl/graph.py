@@ -106,6 +106,13 @@ class Network:
     def node(self, name: str) -> Node:
         return self._by_name[name]
 
+    def remove(self, names: list[str]) -> None:
+        """Remove nodes that no remaining node reads."""
+        doomed = set(names)
+        self.nodes = [node for node in self.nodes if node.name not in doomed]
+        for name in doomed:
+            del self._by_name[name]
+
     def rename(self, old: str, new: str) -> None:
         """Rename a node that no other node reads yet."""
         node = self._by_name.pop(old)

@@ -102,6 +102,7 @@ class Repeat:
     count: int
     span: Span
     first: tuple[Option, ...] = ()
+    first_name: str | None = None  # the word before the parenthesis; only `first` is valid
 
 
 @dataclass(frozen=True)

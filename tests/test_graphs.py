@@ -189,8 +189,34 @@ skp > conv 2 k1
 """, "unknown layer kind or tensor name `skp`", 4, 1, "`skip`"),
     ("merge_one_input", """
 input 8x8x4
-add(input)
+add()
 """, "add needs at least 2 inputs but receives 1", 3, 1, "add(a, b)"),
+    ("parallel_one_branch", """
+input 8x8x4
+parallel add { conv 4 k1 }
+""", "parallel add needs at least 2 branches but has 1", 3, 1, "`identity`"),
+    ("first_misspelt", """
+input 8x8x4
+block u(f) { conv f k1 }
+u(4) x2 frist(f=2)
+""", "`frist(...)` after `x2` is not understood", 4, 6, "write `first(...)`"),
+    ("argument_twice", """
+input 8x8x4
+block u(f) { conv f k1 }
+u(4, f=2)
+""", "block `u` receives `f` twice", 4, 6, "once"),
+    ("declaration_in_block", """
+input 8x8x4
+block u(f) {
+    conv f k1
+    output x
+}
+u(4)
+""", "only chains of layers can appear inside braces", 5, 5, "top level"),
+    ("rebind_input", """
+input 8
+dense 4 -> input
+""", "`input` is the name of a network input", 3, 12, "another tensor name"),
     ("subtract_three", """
 input 8x8x4
 conv 4 k1 -> a
@@ -230,7 +256,7 @@ dense 2
 input a 8
 input b 8
 dense 2
-""", "this chain has no input", 4, 1, "start it from a tensor name"),
+""", "this chain has no input", 4, 1, "`a > ...`"),
     ("unknown_output", """
 input 8
 dense 2 -> out
@@ -264,6 +290,19 @@ def test_graph_error_reported(case):
     assert matching, [d.message for d in caught.value.errors]
     assert (matching[0].span.line, matching[0].span.column) == (line, column)
     assert fix in (matching[0].fix or "")
+
+
+def test_merge_on_own_line_continues_chain():
+    text = "input 8x8x4\nconv 4 k1 -> skip\nconv 4 k3 same\nadd(skip)\n"
+    merge = analyse_text(text, "m.cnn").network.layers[-1]
+    assert merge.inputs == ("conv2", "skip")
+
+
+def test_unreachable_layer_pruned_with_warning():
+    checked = analyse_text("input 8\ndense 4 -> h\nh > dense 2\noutput h\n", "p.cnn")
+    assert [layer.name for layer in checked.network.layers] == ["h"]
+    assert checked.network.total_params == 36
+    assert any("does not lead to any output" in w.message for w in checked.warnings)
 
 
 def test_unused_tensor_warned():

@@ -5,13 +5,22 @@ base_merge, Keras 3.15): shapes are aligned from the last axis, and a size of
 1 stretches to the other size; any other difference is an error. When ranks
 differ, Keras also inserts size-1 axes after the batch axis of the shorter
 input before merging, so both alignments must agree.
+
+A merge reads the same position of each input, so its receptive field is the
+union of its inputs' fields. Its `receptive_field` rule returns one window per
+input. Merges count no MACs (docs/analysis.md).
 """
 
 from __future__ import annotations
 
 from cnndsl.errors import MergeMismatch, OptionError
-from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
+from cnndsl.layers.base import AxisFormula, Config, LayerKind, OptionSpec, Shape
+from cnndsl.layers.formulas import total
 from cnndsl.layers.values import Integer
+from cnndsl.layers.windows import IDENTITY_AXIS, PASS_THROUGH, AxisMap, Unsupported, Window
+
+# Every output position reads position 0 of an input broadcast from size 1.
+_BROADCAST_AXIS = AxisMap(1, 0, (0,), (0,))
 
 PROJECT_FIX = "make both branches produce the same shape, e.g. project the shortcut with a 1x1 conv (`conv N k1`)"
 
@@ -41,11 +50,11 @@ def _left_expanded(shape: Shape, rank: int) -> Shape:
 
 
 def _first_difference(first: Shape, second: Shape) -> int | None:
-    if len(first) != len(second):
-        return None
-    for axis, (a, b) in enumerate(zip(first, second)):
+    """Return the axis (of `first`) where the shapes clash, aligned from the last axis as Keras does."""
+    for offset in range(1, min(len(first), len(second)) + 1):
+        a, b = first[-offset], second[-offset]
         if a != b and a != 1 and b != 1:
-            return axis
+            return len(first) - offset
     return None
 
 
@@ -61,9 +70,23 @@ def elementwise_shape(config: Config, shapes: list[Shape]) -> Shape:
     return output
 
 
+def _broadcast_window(shape: Shape, output: Shape) -> Window:
+    if len(shape) != 3 or len(output) != 3:
+        return PASS_THROUGH
+    height = _BROADCAST_AXIS if shape[0] == 1 and output[0] != 1 else None
+    width = _BROADCAST_AXIS if shape[1] == 1 and output[1] != 1 else None
+    if height is None and width is None:
+        return PASS_THROUGH
+    return (height or IDENTITY_AXIS, width or IDENTITY_AXIS)
+
+
+def elementwise_receptive_field(config: Config, shapes: list[Shape], output: Shape) -> list[Window]:
+    return [_broadcast_window(shape, output) for shape in shapes]
+
+
 def _elementwise(keyword: str, keras_class: str, summary: str, max_inputs: int | None = None) -> LayerKind:
     return LayerKind(keyword=keyword, keras_class=keras_class, summary=summary, output_shape=elementwise_shape,
-                     merge=True, min_inputs=2, max_inputs=max_inputs)
+                     merge=True, min_inputs=2, max_inputs=max_inputs, receptive_field=elementwise_receptive_field)
 
 
 ADD = _elementwise("add", "Add", "element-wise sum of the inputs")
@@ -94,6 +117,26 @@ def _concat_shape(config: Config, shapes: list[Shape]) -> Shape:
     return (*shapes[0][:position], joined, *shapes[0][position + 1:])
 
 
+def _joined_axis(config: Config, rank: int) -> int:
+    axis = config["axis"]
+    return (axis - 1) if axis > 0 else (rank + axis)
+
+
+def _concat_receptive_field(config: Config, shapes: list[Shape], output: Shape) -> list[Window]:
+    if len(output) == 3 and _joined_axis(config, 3) < 2:
+        # Outputs before and after the seam read different inputs, which no
+        # periodic-linear map describes.
+        return [Unsupported("concat joins a spatial axis")] * len(shapes)
+    return [PASS_THROUGH] * len(shapes)
+
+
+def _explain_concat(config: Config, shapes: list[Shape], output: Shape) -> list[AxisFormula]:
+    rank = len(output)
+    position = _joined_axis(config, rank)
+    name = ("height", "width", "channels")[position] if rank == 3 else f"axis {position + 1}"
+    return [(name, total(*(shape[position] for shape in shapes)))]
+
+
 def _check_axis(config: Config) -> None:
     if config["axis"] == 0:
         raise OptionError("concat axis 0 is the batch axis", "use axis=-1 to join channels")
@@ -112,6 +155,8 @@ CONCAT = LayerKind(
     merge=True,
     min_inputs=2,
     max_inputs=None,
+    receptive_field=_concat_receptive_field,
+    explain_shape=_explain_concat,
 )
 
 KINDS = (ADD, SUBTRACT, MULTIPLY, AVERAGE, MAXIMUM, MINIMUM, CONCAT)

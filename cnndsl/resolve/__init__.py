@@ -42,15 +42,40 @@ def resolve(spec: syntax.Spec) -> tuple[Network, list[Diagnostic]]:
     builder = GraphBuilder(network, blocks)
     builder.quiet_without_input = any(d.severity is Severity.ERROR for d in diagnostics)
     inputs = network.inputs
-    last = builder.run(spec.statements, scope, inputs[0].name if len(inputs) == 1 else None)
+    last = builder.run(spec.statements, scope, inputs[0].name if len(inputs) == 1 else None, nested=False)
     network.outputs = _outputs(spec, scope, last, error)
     builder.warn_unused(scope, network.outputs)
+    if not any(d.severity is Severity.ERROR for d in builder.diagnostics):
+        diagnostics += prune_unreachable(network)
 
     diagnostics += blocks.diagnostics + builder.diagnostics
     if inputs and not network.layers and not any(d.severity is Severity.ERROR for d in diagnostics):
         error("the network has no layers", inputs[0].span,
               "add layers after the input, e.g. `flatten > dense 10 softmax`")
     return network, diagnostics
+
+
+def prune_unreachable(network: Network) -> list[Diagnostic]:
+    """Drop layers that no output depends on, as keras.Model does, and warn about each dead end.
+
+    Keras builds a functional model from its outputs backwards, so such layers
+    would be counted by the checker but missing from the model.
+    """
+    needed = set(network.outputs)
+    for node in reversed(network.nodes):
+        if node.name in needed:
+            needed.update(node.inputs)
+
+    dropped = [node for node in network.layers if node.name not in needed]
+    warnings = []
+    readers = network.consumers()
+    for node in dropped:
+        if not any(reader not in needed for reader in readers[node.name]):
+            warnings.append(Diagnostic(
+                Severity.WARNING, f"`{node.name}` does not lead to any output, so Keras leaves it out of the model",
+                node.span, "list its tensor in `output`, merge it into the network, or remove it", node.source))
+    network.remove([node.name for node in dropped])
+    return warnings
 
 
 def _network_name(spec: syntax.Spec, error) -> str:

@@ -50,7 +50,8 @@ class GraphBuilder:
 
     # ---- Statements ------------------------------------------------------------
 
-    def run(self, statements: tuple[syntax.Statement, ...], scope: Scope, current: str | None) -> str | None:
+    def run(self, statements: tuple[syntax.Statement, ...], scope: Scope, current: str | None,
+            nested: bool = True) -> str | None:
         """Expand the chains among `statements`; return the final current tensor.
 
         After a chain fails, the chains that continue from it are still checked
@@ -61,6 +62,9 @@ class GraphBuilder:
             if isinstance(statement, syntax.Chain):
                 current = self.chain(statement, scope, current, after_failure=failed)
                 failed = current is None
+            elif nested:
+                self.error(scope, "only chains of layers can appear inside braces", statement.span,
+                           "move `network`, `input`, `output`, `use`, `block` and `train` to the top level")
         return current
 
     def chain(self, chain: syntax.Chain, scope: Scope, current: str | None, after_failure: bool = False) -> str | None:
@@ -75,13 +79,19 @@ class GraphBuilder:
                 self._unknown_layer(first, scope, may_be_tensor=True)
             return None
         elif isinstance(first, syntax.Call) and _merge_kind(first.callee):
-            current = self.merge_call(first, scope, None)
+            # `add(a, b)` merges only the named tensors; `add(skip)` on its own line
+            # has too few of them, so it merges the previous line's result with skip.
+            named = sum(1 for argument in first.arguments if argument.keyword is None)
+            continues = current is not None and named < _merge_kind(first.callee).min_inputs
+            current = self.merge_call(first, scope, current if continues else None)
             steps = steps[1:]
         elif current is None:
             if self.quiet_without_input or after_failure:
                 return None
-            self.error(scope, "this chain has no input", chain.span,
-                       "start it from a tensor name (`name > ...`) or declare the network's input first")
+            names = [node.name for node in self.network.inputs]
+            fix = ("start it from one of the inputs: " + ", ".join(f"`{name} > ...`" for name in names)
+                   if len(names) > 1 else "start it from a tensor name (`name > ...`)")
+            self.error(scope, "this chain has no input", chain.span, fix)
             return None
 
         for step in steps:
@@ -107,7 +117,9 @@ class GraphBuilder:
     # ---- Layers ----------------------------------------------------------------
 
     def layer(self, call: syntax.LayerCall, scope: Scope, current: str) -> str | None:
-        if call.kind == IDENTITY and not call.options:
+        if call.kind == IDENTITY:
+            if call.options:
+                self.error(scope, "identity takes no options", call.options[0].span, "write `identity` alone")
             return current
         if call.kind in scope.tensors and not call.options:
             self.error(scope, f"`{call.kind}` is a tensor name, so it can only start a chain", call.span,
@@ -206,6 +218,11 @@ class GraphBuilder:
             outputs.append(self.chain(branch, scope, current))
         if any(output is None for output in outputs):
             return None
+        if len(outputs) < kind.min_inputs:
+            self.error(scope, f"parallel {parallel.merge} needs at least {kind.min_inputs} branches but has "
+                       f"{len(outputs)}", parallel.span, "write one branch per line inside the braces "
+                       "(`identity` passes the input through)")
+            return None
         return self._merge(kind, parallel.merge, outputs, parallel.options, scope, parallel.span)
 
     # ---- Blocks ------------------------------------------------------------------
@@ -230,10 +247,15 @@ class GraphBuilder:
             self.error(scope, "a block must be repeated at least once", call.repeat.span, "use x1 or more")
             return None
 
+        if call.repeat and call.repeat.first_name not in (None, "first"):
+            self.error(scope, f"`{call.repeat.first_name}(...)` after `x{count}` is not understood",
+                       call.repeat.span, "write `first(...)` to give the first copy its own arguments")
+            return None
+
         for index in range(count):
             first = call.repeat.first if call.repeat and index == 0 else ()
             name = base if count == 1 else f"{base}_block{index + 1}"
-            current = self._instance(block, call, [*arguments, *first], name, scope, current)
+            current = self._instance(block, call, _override(arguments, first), name, scope, current)
             if current is None or self.too_large:
                 return None
         return current
@@ -262,9 +284,13 @@ class GraphBuilder:
 
     def _block_scope(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
                      scope: Scope) -> Scope | None:
-        values = {}
+        values: dict[str, syntax.Value] = {}
         positional = [param.name for param in block.params]
         for argument in arguments:
+            if argument.keyword is not None and argument.keyword in values:
+                self.error(scope, f"block `{block.name}` receives `{argument.keyword}` twice", argument.span,
+                           "give each argument once")
+                return None
             if argument.keyword is None:
                 if not positional:
                     self.error(scope, f"block `{block.name}` takes {len(block.params)} arguments but receives more",
@@ -355,6 +381,11 @@ class GraphBuilder:
                        "choose another tensor name")
             return node
         previous = scope.tensors.get(name)
+        if previous is not None and isinstance(self.network.node(previous.node), InputNode) \
+                and previous.span is None and not scope.path:
+            self.error(scope, f"`{name}` is the name of a network input and cannot be rebound", span,
+                       "choose another tensor name")
+            return node
         if previous is not None and not previous.used:
             self.warning(scope, f"the tensor `{name}` is rebound before it is used", previous.span,
                          "use it, or remove the earlier `-> name`")
@@ -418,6 +449,12 @@ class GraphBuilder:
         what = "layer kind or tensor name" if may_be_tensor else "layer kind"
         self.error(scope, f"unknown {what} `{call.kind}`", call.kind_span,
                    hint or "see docs/language.md for the layer kinds")
+
+
+def _override(arguments: list[syntax.Option], first: tuple[syntax.Option, ...]) -> list[syntax.Option]:
+    """Return the call's arguments with those of `first(...)` replacing the ones they name."""
+    replaced = {option.keyword for option in first if option.keyword is not None}
+    return [a for a in arguments if a.keyword not in replaced or a.keyword is None] + list(first)
 
 
 def _merge_kind(name: str) -> LayerKind | None:
