@@ -9,6 +9,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 from conftest import EXAMPLES, REPO
 
 
@@ -42,6 +44,9 @@ def test_regular_install_finds_grammar(tmp_path):
 
     probe = (
         "import cnndsl, sys\n"
+        "import cnndsl.analysis, cnndsl.backends, cnndsl.layers, cnndsl.resolve, cnndsl.training\n"
+        "for module in (cnndsl.analysis, cnndsl.backends, cnndsl.layers, cnndsl.resolve, cnndsl.training):\n"
+        f"    assert module.__file__.startswith({str(target)!r}), module.__file__\n"
         "from cnndsl.cli import main\n"
         "print(cnndsl.__file__)\n"
         f"sys.exit(main(['check', {str(EXAMPLES / 'lenet.cnn')!r}]))\n"
@@ -53,3 +58,15 @@ def test_regular_install_finds_grammar(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith(str(target))
     assert "61,706 parameters" in result.stdout
+
+
+def test_pyproject_lists_every_package():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 and newer
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(path.parent.relative_to(REPO).parts)
+        for path in (REPO / "cnndsl").rglob("__init__.py")
+    }
+    assert on_disk <= listed, f"add {sorted(on_disk - listed)} to [tool.setuptools] packages"
