@@ -88,6 +88,7 @@ class Network:
     nodes: list[Node] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     block_instances: list[BlockInstance] = field(default_factory=list)
+    tensor_names: dict[str, str] = field(default_factory=dict)  # node name -> `-> name` given in the spec
     _by_name: dict[str, Node] = field(default_factory=dict, repr=False)
 
     def add(self, node: Node) -> None:
@@ -112,12 +113,15 @@ class Network:
         self.nodes = [node for node in self.nodes if node.name not in doomed]
         for name in doomed:
             del self._by_name[name]
+            self.tensor_names.pop(name, None)
 
     def rename(self, old: str, new: str) -> None:
         """Rename a node that no other node reads yet."""
         node = self._by_name.pop(old)
         node.name = new
         self._by_name[new] = node
+        if old in self.tensor_names:
+            self.tensor_names[new] = self.tensor_names.pop(old)
 
     def __contains__(self, name: str) -> bool:
         return name in self._by_name

@@ -87,6 +87,9 @@ class LayerSource:
     `arguments` are the constructor arguments as source, `attribute` is the
     attribute that stores the layer in the subclass style, `inputs` are the
     variables of its input tensors and `output` the variable it assigns.
+    `heading` is None for a layer inside a section. A layer that starts a
+    section comes after a blank line and, unless `heading` is empty, after a
+    comment with the heading.
     """
 
     keras_class: str
@@ -94,6 +97,7 @@ class LayerSource:
     attribute: str
     inputs: list[str]
     output: str
+    heading: str | None = None
 
 
 def generate_source(network: Network, style: str, spec_name: str) -> str:
@@ -106,15 +110,11 @@ def generate_source(network: Network, style: str, spec_name: str) -> str:
     if style not in STYLES:
         raise ValueError(f"unknown source style {style!r}: expected one of {', '.join(STYLES)}")
     if style == "sequential" and not network.is_chain():
-        raise CnnDslError(network.source, [Diagnostic(
-            Severity.ERROR,
-            f"network {network.name} has branches or several inputs or outputs, "
-            "so it cannot be written as a keras.Sequential model",
-            None, "use --style functional or subclass",
-        )])
+        raise CnnDslError(network.source, [_not_sequential(network)])
 
     variables = tensor_variables(network)
     attributes = layer_attributes([layer.name for layer in network.layers])
+    headings = block_headings(network)
     template = _environment().get_template(f"{style}.py.j2")
     return template.render(
         network_name=network.name,
@@ -124,9 +124,33 @@ def generate_source(network: Network, style: str, spec_name: str) -> str:
         non_trainable_params=network.non_trainable_params,
         total_params=network.total_params,
         inputs=[_input_source(node, variables) for node in network.inputs],
-        layers=[_layer_source(node, variables, attributes) for node in network.layers],
+        layers=[_layer_source(node, variables, attributes, headings.get(node.name)) for node in network.layers],
         outputs=[variables[name] for name in network.outputs],
     )
+
+
+def _not_sequential(network: Network) -> Diagnostic:
+    """Explain why `network` is not a chain, pointing at the first layer that breaks it when there is one."""
+    prefix = f"network {network.name} cannot be written as a keras.Sequential model"
+    fix = "use --style functional or subclass"
+    if len(network.inputs) != 1:
+        return Diagnostic(Severity.ERROR, f"{prefix}, because it has {len(network.inputs)} inputs", None, fix)
+    if len(network.outputs) != 1:
+        return Diagnostic(Severity.ERROR, f"{prefix}, because it has {len(network.outputs)} outputs", None, fix)
+
+    previous = network.nodes[0].name
+    for node in network.layers:
+        if len(node.inputs) > 1:
+            reason = f"layer `{node.name}` merges {len(node.inputs)} tensors"
+        elif node.inputs != (previous,):
+            reason = f"layer `{node.name}` reads `{node.inputs[0]}` instead of the layer before it, `{previous}`"
+        else:
+            previous = node.name
+            continue
+        return Diagnostic(Severity.ERROR, f"{prefix}, because {reason}", node.span, fix, node.source)
+
+    return Diagnostic(Severity.ERROR, f"{prefix}, because its output `{network.outputs[0]}` is not its last layer",
+                      None, fix)
 
 
 def _environment():
@@ -152,7 +176,8 @@ def _input_source(node: InputNode, variables: dict[str, str]) -> InputSource:
     return InputSource(variables[node.name], arguments)
 
 
-def _layer_source(node: LayerNode, variables: dict[str, str], attributes: dict[str, str]) -> LayerSource:
+def _layer_source(node: LayerNode, variables: dict[str, str], attributes: dict[str, str],
+                  heading: str | None) -> LayerSource:
     positional, keywords = node.kind.call_arguments(node.config)
     arguments = [*positional, *(f"{name}={value}" for name, value in keywords), f"name={python_string(node.name)}"]
     return LayerSource(
@@ -161,7 +186,38 @@ def _layer_source(node: LayerNode, variables: dict[str, str], attributes: dict[s
         attribute=attributes[node.name],
         inputs=[variables[name] for name in node.inputs],
         output=variables[node.name],
+        heading=heading,
     )
+
+
+def block_headings(network: Network) -> dict[str, str]:
+    """Return the section headings of the generated code, by the name of the layer they precede.
+
+    Every top-level block instance is a section headed `conv2_block1 (bottleneck)`,
+    so that the code can be matched to the spec. The first top-level layer
+    after an instance starts an untitled section, with heading "". The
+    builder expands an instance in place, so its layers are consecutive.
+    """
+    instances = {instance.scope: instance for instance in network.block_instances}
+    headings: dict[str, str] = {}
+    section: tuple[str, ...] = ()
+
+    for layer in network.layers:
+        if layer.scope[:1] == section:
+            continue
+        section = layer.scope[:1]
+        if section:
+            instance = instances[section]
+            headings[layer.name] = _comment_text(f"{instance.name} ({instance.block})")
+        else:
+            headings[layer.name] = ""
+
+    return headings
+
+
+def _comment_text(text: str) -> str:
+    """Keep `text` on one comment line: control characters, newlines included, become spaces."""
+    return "".join(character if character.isprintable() else " " for character in text)
 
 
 # ---- Names ---------------------------------------------------------------
@@ -173,7 +229,8 @@ def tensor_variables(network: Network) -> dict[str, str]:
     A chain reuses `x`: a layer writes its output to `x` when the next node is
     its only consumer, or when it is the last node and the single model output.
     Any other tensor (read twice, read later, or one of several outputs) gets
-    its own variable, named after its node. A single input is `inputs`.
+    its own variable, named after the tensor name the spec gives it (`-> level1`)
+    or else after its node. A single input is `inputs`.
     """
     uses = Counter(name for node in network.nodes for name in node.inputs)
     nodes = network.nodes
@@ -192,7 +249,12 @@ def tensor_variables(network: Network) -> dict[str, str]:
         else:
             own.append(node.name)
 
-    variables.update(unique_identifiers(own, MODULE_NAMES))
+    # A tensor bound with `-> level1` is stored in `level1`, when that name is unambiguous.
+    preferred = [network.tensor_names.get(name, name) for name in own]
+    if len(set(preferred)) != len(preferred) or set(preferred) & (set(own) - set(network.tensor_names)):
+        preferred = own
+    identifiers = unique_identifiers(preferred, MODULE_NAMES)
+    variables.update({name: identifiers[wanted] for name, wanted in zip(own, preferred)})
     return variables
 
 

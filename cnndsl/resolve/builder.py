@@ -21,7 +21,11 @@ from cnndsl.resolve.scope import Scope, substitute, substitute_options
 from cnndsl.syntax import Source, Span, ValueKind
 
 NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")  # Keras rejects scope names starting with "_"
-MAX_NODES = 1_000_000
+# Limits that keep a mistaken or hostile spec from running for minutes or
+# exhausting Python's stack: real networks have a few thousand layers and nest
+# blocks a few levels deep, and bench/scaling.py checks 100,000-layer specs.
+MAX_NODES = 200_000  # layers, not counting the inputs
+MAX_NESTING = 50  # residual, parallel and block calls inside one another
 IDENTITY = "identity"
 
 
@@ -39,6 +43,9 @@ class GraphBuilder:
         self.quiet_without_input = False  # set when the inputs failed and were reported already
         self.default_named: set[str] = set()  # layers named conv1, conv2, ... rather than by `name=`
         self.read: set[str] = set()  # nodes that some layer reads
+        self.depth = 0  # residual, parallel and block calls open around the current step
+        self.input_count = len(network.inputs)  # inputs are added before the builder runs
+        self.too_deep = False
 
     # ---- Reporting -----------------------------------------------------------
 
@@ -106,13 +113,33 @@ class GraphBuilder:
     def step(self, step: syntax.Step, scope: Scope, current: str) -> str | None:
         if isinstance(step, syntax.LayerCall):
             return self.layer(step, scope, current)
-        if isinstance(step, syntax.Call):
-            if _merge_kind(step.callee):
-                return self.merge_call(step, scope, current)
-            return self.block_call(step, scope, current)
-        if isinstance(step, syntax.Residual):
-            return self.residual(step, scope, current)
-        return self.parallel(step, scope, current)
+        if isinstance(step, syntax.Call) and _merge_kind(step.callee):
+            return self.merge_call(step, scope, current)
+
+        # Each nested residual, parallel or block call recurses a few Python
+        # frames deeper, so the nesting is limited well below the recursion limit.
+        if self.depth >= MAX_NESTING:
+            self._report_too_deep(scope, step)
+            return None
+        self.depth += 1
+        try:
+            if isinstance(step, syntax.Call):
+                return self.block_call(step, scope, current)
+            if isinstance(step, syntax.Residual):
+                return self.residual(step, scope, current)
+            return self.parallel(step, scope, current)
+        finally:
+            self.depth -= 1
+
+    def _report_too_deep(self, scope: Scope, step: syntax.Step) -> None:
+        if self.too_deep:
+            return
+        self.too_deep = True
+        what = f"block call `{step.callee}(...)`" if isinstance(step, syntax.Call) else type(step).__name__.lower()
+        self.diagnostics.append(Diagnostic(
+            Severity.ERROR, f"this {what} is nested more than {MAX_NESTING} levels deep in residual, parallel "
+            "and block calls", step.span, "flatten the structure: repeat a block with `xN` instead of nesting it",
+            _foreign(scope)))
 
     # ---- Layers ----------------------------------------------------------------
 
@@ -255,10 +282,26 @@ class GraphBuilder:
         for index in range(count):
             first = call.repeat.first if call.repeat and index == 0 else ()
             name = base if count == 1 else f"{base}_block{index + 1}"
-            current = self._instance(block, call, _override(arguments, first), name, scope, current)
+            nodes_before = len(self.network.nodes)
+            current = self._instance(block, call, _override(block, arguments, first), name, scope, current)
             if current is None or self.too_large:
                 return None
+            if index == 0 and count > 1 and self._repeat_too_large(call, scope, count,
+                                                                   len(self.network.nodes) - nodes_before):
+                return None
         return current
+
+    def _repeat_too_large(self, call: syntax.Call, scope: Scope, count: int, per_instance: int) -> bool:
+        """Report a repeat that would exceed MAX_NODES, before expanding the remaining copies."""
+        expected = len(self.network.nodes) - self.input_count + (count - 1) * per_instance
+        if expected <= MAX_NODES:
+            return False
+        self.too_large = True
+        self.diagnostics.append(Diagnostic(
+            Severity.ERROR, f"`{call.callee}(...) x{count:,}` would make the network about {expected:,} layers, "
+            f"more than the limit of {MAX_NODES:,}", call.repeat.span,
+            "lower the repeat count", _foreign(scope)))
+        return True
 
     def _instance(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
                   scope: Scope, current: str) -> str | None:
@@ -358,10 +401,11 @@ class GraphBuilder:
         return name
 
     def _add(self, node: LayerNode) -> str | None:
-        if len(self.network.nodes) >= MAX_NODES:
+        if len(self.network.nodes) - self.input_count >= MAX_NODES:
             if not self.too_large:
                 self.diagnostics.append(Diagnostic(Severity.ERROR, f"the network has more than {MAX_NODES:,} "
-                                                   "layers", node.span, "reduce the repeat counts"))
+                                                   "layers", node.span, "split the network or lower the repeat "
+                                                   "counts", node.source))
             self.too_large = True
             return None
         if node.name in self.network:
@@ -392,6 +436,8 @@ class GraphBuilder:
 
         node = self._rename_after_tensor(scope, name, node)
         scope.bind(name, node, span)
+        if not isinstance(self.network.node(node), InputNode):
+            self.network.tensor_names[node] = scope.layer_name(name)
         return node
 
     def _rename_after_tensor(self, scope: Scope, name: str, node: str) -> str:
@@ -451,10 +497,31 @@ class GraphBuilder:
                    hint or "see docs/language.md for the layer kinds")
 
 
-def _override(arguments: list[syntax.Option], first: tuple[syntax.Option, ...]) -> list[syntax.Option]:
-    """Return the call's arguments with those of `first(...)` replacing the ones they name."""
+def _override(block: syntax.BlockDef, arguments: list[syntax.Option],
+              first: tuple[syntax.Option, ...]) -> list[syntax.Option]:
+    """Return the call's arguments with those of `first(...)` replacing the ones they name.
+
+    A positional argument is matched to its parameter as _block_scope matches
+    it, so `b(64) x3 first(filters=32)` replaces the 64 for the first copy.
+    """
     replaced = {option.keyword for option in first if option.keyword is not None}
-    return [a for a in arguments if a.keyword not in replaced or a.keyword is None] + list(first)
+    if not replaced:
+        return [*arguments, *first]
+    unfilled = [param.name for param in block.params]
+    kept = []
+    for argument in arguments:
+        if argument.keyword is not None:
+            name = argument.keyword
+            if name in unfilled:
+                unfilled.remove(name)
+        else:
+            name = unfilled.pop(0) if unfilled else None
+        if name in replaced:
+            continue
+        if argument.keyword is None and name is not None:
+            argument = syntax.Option(argument.value, argument.span, keyword=name)
+        kept.append(argument)
+    return [*kept, *first]
 
 
 def _merge_kind(name: str) -> LayerKind | None:
