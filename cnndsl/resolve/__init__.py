@@ -13,9 +13,10 @@ import re
 from pathlib import PurePath
 
 from cnndsl import syntax
-from cnndsl.errors import Diagnostic, Severity, did_you_mean
+from cnndsl.errors import Diagnostic, Severity, did_you_mean, shown
 from cnndsl.graph import InputNode, Network
 from cnndsl.layers.shape_rules import format_size
+from cnndsl.layers.values import MAX_INTEGER, integer_too_large
 from cnndsl.resolve.builder import GraphBuilder
 from cnndsl.resolve.imports import collect_blocks
 from cnndsl.resolve.scope import Scope
@@ -45,8 +46,6 @@ def resolve(spec: syntax.Spec) -> tuple[Network, list[Diagnostic]]:
     last = builder.run(spec.statements, scope, inputs[0].name if len(inputs) == 1 else None, nested=False)
     network.outputs = _outputs(spec, scope, last, error)
     builder.warn_unused(scope, network.outputs)
-    if not any(d.severity is Severity.ERROR for d in builder.diagnostics):
-        diagnostics += prune_unreachable(network)
 
     diagnostics += blocks.diagnostics + builder.diagnostics
     if inputs and not network.layers and not any(d.severity is Severity.ERROR for d in diagnostics):
@@ -59,7 +58,9 @@ def prune_unreachable(network: Network) -> list[Diagnostic]:
     """Drop layers that no output depends on, as keras.Model does, and warn about each dead end.
 
     Keras builds a functional model from its outputs backwards, so such layers
-    would be counted by the checker but missing from the model.
+    would be counted by the checker but missing from the model. Call it after
+    the checker: Keras still constructs and calls a dead-end layer, and raises
+    if its input does not fit, so the checker must see it.
     """
     needed = set(network.outputs)
     for node in reversed(network.nodes):
@@ -70,7 +71,9 @@ def prune_unreachable(network: Network) -> list[Diagnostic]:
     warnings = []
     readers = network.consumers()
     for node in dropped:
-        if not any(reader not in needed for reader in readers[node.name]):
+        # A dead end bound to a tensor name already has its "never used" warning.
+        named = node.name in network.tensor_names
+        if not named and not any(reader not in needed for reader in readers[node.name]):
             warnings.append(Diagnostic(
                 Severity.WARNING, f"`{node.name}` does not lead to any output, so Keras leaves it out of the model",
                 node.span, "list its tensor in `output`, merge it into the network, or remove it", node.source))
@@ -99,7 +102,10 @@ def _input_nodes(spec: syntax.Spec, error, diagnostics: list[Diagnostic]) -> lis
         error("the `input` line has no shape", bare[0].span, "write the shape after it, e.g. `input 28x28x1`")
         return []
     if not declarations:
-        error("the spec has no `input` line", None,
+        # Point at the first statement (or the start of an empty spec), so that
+        # every error has a line and column.
+        where = spec.statements[0].span if spec.statements else Span(1, 1, 1, 1)
+        error("the spec has no `input` line", where,
               "declare the input shape before the first layer, e.g. `input 28x28x1`")
         return []
 
@@ -127,6 +133,10 @@ def _is_bare_input(chain: syntax.Chain) -> bool:
 
 def _input_shape(value: Value, error) -> tuple[int, ...] | None:
     fix = "write the input as HEIGHTxWIDTHxCHANNELS (e.g. `input 28x28x1`) or as a length (`input 784`)"
+    if any(integer_too_large(part) for part in value.text.split("x")):
+        error(f"the input shape `{shown(value.text)}` is too large: every size must be at most {MAX_INTEGER:,}",
+              value.span, fix)
+        return None
     try:
         shape = tuple(int(part) for part in value.text.split("x"))
     except ValueError:
