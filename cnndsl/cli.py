@@ -1,4 +1,4 @@
-"""Command-line interface: `cnndsl compile | check | summary SPEC`.
+"""Command-line interface: `cnndsl compile | check | summary | rf | train SPEC`.
 
 Exit codes: 0 success, 1 invalid spec or unreadable/unwritable file,
 2 usage error (argparse), 3 internal error (a bug in cnndsl).
@@ -12,8 +12,8 @@ import sys
 import traceback
 from pathlib import Path
 
-from cnndsl.errors import CnnDslError, Diagnostic, format_diagnostics
-from cnndsl.syntax import Source
+from cnndsl.errors import CnnDslError, Diagnostic, Severity, format_diagnostics
+from cnndsl.syntax import Source, Span
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -25,7 +25,7 @@ class InputError(Exception):
 def read_source(argument: str) -> tuple[Source, Path | None]:
     """Read the spec named on the command line; `-` reads standard input."""
     if argument == "-":
-        return Source("<stdin>", sys.stdin.read()), None
+        return decode_source("<stdin>", sys.stdin.buffer.read()), None
 
     path = Path(argument)
     if path.is_dir():
@@ -36,12 +36,21 @@ def read_source(argument: str) -> tuple[Source, Path | None]:
         raise InputError(f"{argument}: no such file; check the path") from None
     except OSError as error:
         raise InputError(f"cannot read {argument}: {error.strerror}") from None
+    return decode_source(argument, data), path
+
+
+def decode_source(name: str, data: bytes) -> Source:
+    """Decode a spec as UTF-8; raise CnnDslError at the line and column of the first invalid byte."""
     try:
-        text = data.decode("utf-8")
+        return Source(name, data.decode("utf-8"))
     except UnicodeDecodeError as error:
-        raise InputError(f"{argument} is not UTF-8 text (invalid byte at offset {error.start}); "
-                         "save the spec as UTF-8") from None
-    return Source(argument, text), path
+        line_start = data.rfind(b"\n", 0, error.start) + 1
+        line = data.count(b"\n", 0, error.start) + 1
+        column = len(data[line_start:error.start].decode("utf-8", errors="replace")) + 1
+        shown = Source(name, data.decode("utf-8", errors="replace"))
+        diagnostic = Diagnostic(Severity.ERROR, f"the spec is not UTF-8 text: byte 0x{data[error.start]:02x} is "
+                                f"invalid", Span(line, column, line, column + 1), "save the spec as UTF-8", shown)
+        raise CnnDslError(shown, [diagnostic]) from None
 
 
 def print_warnings(source: Source, warnings: list[Diagnostic]) -> None:
@@ -55,6 +64,7 @@ def command_check(arguments: argparse.Namespace) -> int:
 
     source, _ = read_source(arguments.spec)
     checked = analyse(source)
+    _check_train_section(source)
     print_warnings(source, checked.warnings)
     network = checked.network
     outputs = ", ".join(format_shape(network.output_shape(name)) for name in network.outputs)
@@ -64,15 +74,12 @@ def command_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def command_summary(arguments: argparse.Namespace) -> int:
-    from cnndsl.pipeline import analyse
-    from cnndsl.summary import summary_table
+def _check_train_section(source: Source) -> None:
+    """Raise CnnDslError for an invalid `train` section, which only `cnndsl train` reads otherwise."""
+    from cnndsl.parser import parse
+    from cnndsl.training.settings import settings_from_spec
 
-    source, _ = read_source(arguments.spec)
-    checked = analyse(source)
-    print_warnings(source, checked.warnings)
-    print(summary_table(checked.network))
-    return EXIT_OK
+    settings_from_spec(parse(source))
 
 
 def command_compile(arguments: argparse.Namespace) -> int:
@@ -85,6 +92,9 @@ def command_compile(arguments: argparse.Namespace) -> int:
         targets=tuple(arguments.targets),
         style=arguments.style,
         diagram_format=arguments.format,
+        collapse=arguments.collapse or arguments.collapse_depth is not None,
+        collapse_depth=arguments.collapse_depth or 1,
+        max_memory=arguments.max_memory,
     )
     result = compile_spec(source, options, input_path=path)
     print_warnings(source, result.checked.warnings)
@@ -106,6 +116,25 @@ def _targets(text: str) -> list[str]:
     return targets
 
 
+def _memory_size(text: str) -> int:
+    from cnndsl.memory_guard import parse_memory_size
+
+    try:
+        return parse_memory_size(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _collapse_depth(text: str) -> int:
+    try:
+        depth = int(text)
+    except ValueError:
+        depth = 0
+    if depth < 1:
+        raise argparse.ArgumentTypeError(f"invalid depth {text!r}; give a whole number of 1 or more")
+    return depth
+
+
 def build_parser() -> argparse.ArgumentParser:
     from cnndsl.driver import FORMATS, STYLES, TARGETS
 
@@ -125,15 +154,30 @@ def build_parser() -> argparse.ArgumentParser:
                                      "functional otherwise)")
     compile_parser.add_argument("--format", choices=FORMATS, default="svg",
                                 help="diagram format; the .dot file is always written (default: svg)")
+    compile_parser.add_argument("--collapse", action="store_true",
+                                help="draw each top-level block instance as one box with its block, input and "
+                                     "output shapes and parameter count")
+    compile_parser.add_argument("--collapse-depth", type=_collapse_depth, default=None, metavar="N",
+                                help="collapse the block instances nested N deep and draw those around them as "
+                                     "frames; implies --collapse (default: 1, the top-level instances)")
+    compile_parser.add_argument("--max-memory", type=_memory_size, default="4GiB", metavar="SIZE",
+                                help="maximum memory that building the Keras model may need, estimated as "
+                                     "float32 parameters plus one sample's activations; a larger model is "
+                                     "refused before TensorFlow starts. Units: B, KB, MB, GB, KiB, MiB, GiB "
+                                     "(default: 4GiB)")
     compile_parser.set_defaults(handler=command_compile)
 
     check_parser = commands.add_parser("check", help="check a spec; errors and warnings go to standard error")
     check_parser.add_argument("spec", help=spec_help)
     check_parser.set_defaults(handler=command_check)
 
-    summary_parser = commands.add_parser("summary", help="print every layer's output shape and parameter count")
-    summary_parser.add_argument("spec", help=spec_help)
-    summary_parser.set_defaults(handler=command_summary)
+    from cnndsl.analysis.command import add_analysis_parsers
+
+    add_analysis_parsers(commands, spec_help)
+
+    from cnndsl.training.command import add_train_parser
+
+    add_train_parser(commands, spec_help)
     return parser
 
 
@@ -147,6 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     except (InputError, _output_error()) as error:
         print(f"cnndsl: error: {error}", file=sys.stderr)
         return EXIT_INVALID
+    except BrokenPipeError:
+        # The reader of our output went away (`cnndsl summary x.cnn | head`): not an error.
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("cnndsl: interrupted", file=sys.stderr)
         return 130

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnndsl.graph import Network
+from cnndsl.memory_guard import DEFAULT_MAX_MEMORY, check_memory
 from cnndsl.outputs import OutputError, StagedOutputs
 from cnndsl.pipeline import Checked, analyse
 from cnndsl.syntax import Source
@@ -24,6 +25,11 @@ class CompileOptions:
     style: str | None = None  # None: sequential for chains, functional otherwise
     diagram_format: str = "svg"
     stem: str | None = None  # output file name without suffix; default: the spec's file name
+    # Draw each block instance nested `collapse_depth` deep (1: top level) as one box.
+    collapse: bool = False
+    collapse_depth: int = 1
+    # Bytes that building the Keras model may need (estimated); a larger model is refused.
+    max_memory: int = DEFAULT_MAX_MEMORY
 
 
 @dataclass
@@ -39,6 +45,8 @@ def compile_spec(source: Source, options: CompileOptions, input_path: Path | Non
     network = checked.network
     result = CompileResult(checked)
     stem = options.stem or output_stem(source, network)
+    if "keras" in options.targets:
+        check_memory(network, options.max_memory)  # before any output is written or TensorFlow imported
 
     _ensure_directory(options.output_dir)
     with StagedOutputs(options.output_dir, protected=input_path) as outputs:
@@ -85,7 +93,7 @@ def _write_diagram(network: Network, options: CompileOptions, stem: str, outputs
                    result: CompileResult) -> None:
     from cnndsl.backends import graphviz_backend
 
-    dot_source = graphviz_backend.to_dot(network)
+    dot_source = graphviz_backend.to_dot(network, collapse=options.collapse, collapse_depth=options.collapse_depth)
     outputs.write_text(f"{stem}.dot", dot_source)
     if options.diagram_format == "dot":
         return
@@ -101,4 +109,10 @@ def _write_keras(network: Network, stem: str, outputs: StagedOutputs) -> None:
     from cnndsl.backends.keras_backend import build_model, save_model
 
     model = build_model(network)
-    outputs.write_with(f"{stem}.keras", lambda path: save_model(model, path))
+    try:
+        outputs.write_with(f"{stem}.keras", lambda path: save_model(model, path))
+    except OSError as error:
+        # A full disk or a file size limit surfaces here, from inside Keras's zip writer.
+        raise OutputError(f"cannot save the Keras model {stem}.keras in {outputs.directory}: "
+                          f"{error.strerror or error}; free some space or choose another directory with -o DIR"
+                          ) from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -66,6 +67,16 @@ class MergeMismatch(ShapeError):
         self.axis = axis
 
 
+def shortened(text: str) -> str:
+    """Return `text` shortened for a message, so that a huge literal does not flood the terminal."""
+    return text if len(text) <= 24 else text[:20] + "…"
+
+
+# A quoted value longer than this in a message is user text, such as a
+# megabyte-long word; format_diagnostic shortens it with shortened().
+_LONG_QUOTED = re.compile(r"`([^`\n]{41,})`")
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """Return a "did you mean" hint naming the closest candidates, if any are close."""
     matches = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
@@ -75,32 +86,62 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     return f"did you mean {quoted}?"
 
 
+# A spec with thousands of mistakes, or one line of a megabyte, must still give
+# a message of readable size: at most this many diagnostics are printed, each
+# with at most EXCERPT_WIDTH characters of its source line.
+MAX_SHOWN_DIAGNOSTICS = 50
+EXCERPT_WIDTH = 120
+
+
+def _excerpt(text: str, column: int, width: int) -> tuple[str, int, int]:
+    """Cut a long source line to EXCERPT_WIDTH characters around `column`.
+
+    Returns the excerpt, the column and the caret width within it; "…" marks
+    the cut ends.
+    """
+    if len(text) <= EXCERPT_WIDTH:
+        return text, column, width
+    start = max(0, min(column - 1 - EXCERPT_WIDTH // 3, len(text) - EXCERPT_WIDTH))
+    end = start + EXCERPT_WIDTH
+    prefix = "…" if start > 0 else ""
+    suffix = "…" if end < len(text) else ""
+    column = column - start + len(prefix)
+    visible = len(prefix) + EXCERPT_WIDTH - (column - 1)  # characters from the caret to the cut
+    return prefix + text[start:end] + suffix, column, max(1, min(width, visible))
+
+
 def format_diagnostic(source: Source | None, diagnostic: Diagnostic) -> str:
     """Format one diagnostic as `file:line:col: error: ...` with the source line and a caret."""
     source = diagnostic.source or source
     name = source.name if source else "<spec>"
     span = diagnostic.span
     head = f"{name}:{span.line}:{span.column}" if span else name
-    lines = [f"{head}: {diagnostic.severity.value}: {diagnostic.message}"]
+    message = _LONG_QUOTED.sub(lambda match: f"`{shortened(match.group(1))}`", diagnostic.message)
+    lines = [f"{head}: {diagnostic.severity.value}: {message}"]
 
     if span and source:
         text = source.line(span.line).expandtabs(1)
         width = len(text) - span.column + 1
         if span.end_line == span.line:
             width = span.end_column - span.column
+        text, column, width = _excerpt(text, span.column, width)
         gutter = f"{span.line:>4} | "
         lines.append(gutter + text)
-        lines.append(" " * (len(gutter) - 2) + "| " + " " * (span.column - 1) + "^" * max(1, width))
+        lines.append(" " * (len(gutter) - 2) + "| " + " " * (column - 1) + "^" * max(1, width))
 
     if diagnostic.fix:
-        lines.append(f"     = fix: {diagnostic.fix}")
+        fix = _LONG_QUOTED.sub(lambda match: f"`{shortened(match.group(1))}`", diagnostic.fix)
+        lines.append(f"     = fix: {fix}")
     return "\n".join(lines)
 
 
 def format_diagnostics(source: Source | None, diagnostics: Iterable[Diagnostic]) -> str:
     """Format several diagnostics, separated by blank lines, with an error count last."""
     diagnostics = tuple(diagnostics)
-    blocks = [format_diagnostic(source, d) for d in diagnostics]
+    blocks = [format_diagnostic(source, d) for d in diagnostics[:MAX_SHOWN_DIAGNOSTICS]]
+    hidden = len(diagnostics) - MAX_SHOWN_DIAGNOSTICS
+    if hidden > 0:
+        blocks.append(f"... and {hidden:,} more errors and warnings, not shown; fix the ones above first")
     errors = sum(1 for d in diagnostics if d.severity is Severity.ERROR)
     if errors:
         blocks.append(f"{errors} error{'s' if errors != 1 else ''} found")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from importlib import resources
+import re
+from pathlib import Path
 
-from lark import Lark, Token, Transformer, Tree, v_args
+from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from cnndsl import syntax
-from cnndsl.errors import CnnDslError, Diagnostic, Severity
+from cnndsl.errors import CnnDslError, Diagnostic, Severity, shortened
+from cnndsl.layers.values import MAX_INTEGER, integer_too_large
+from cnndsl.parser_cache import cached_parser
 from cnndsl.syntax import Source, Span, Value, ValueKind
 
 # Grammar terminal names as a user would call them, for "expected ..." messages.
@@ -40,12 +43,45 @@ TERMINAL_WORDS = {
 @functools.lru_cache(maxsize=1)
 def grammar_text() -> str:
     """Return the text of grammars/cnn.lark, installed as package data."""
-    return resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
+    import cnndsl.grammars
+
+    # Reading the file beside the package skips importing importlib.resources'
+    # readers, about 5 ms of every start. A package inside a zip file has no
+    # such file, so importlib.resources reads it there.
+    try:
+        return Path(cnndsl.grammars.__file__).with_name("cnn.lark").read_text(encoding="utf-8")
+    except (OSError, TypeError):  # TypeError: a namespace package without __file__
+        from importlib import resources
+
+        return resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
+
+
+# The parser keeps every token, keywords and brackets included, so that _build
+# can compute each node's span from its first and last token. Lark's own span
+# tracking (propagate_positions) took about 60% of Lark's parse time on a
+# 10,000-layer spec.
+PARSER_OPTIONS = {"parser": "lalr", "keep_all_tokens": True, "maybe_placeholders": False}
+
+# A terminal declared as `NAME: ...` or `NAME.2: ...` at the start of a grammar line.
+_TERMINAL_DEFINITION = re.compile(r"^([A-Z][A-Z0-9_]*)(?:\.-?\d+)?\s*:", re.MULTILINE)
 
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return Lark(grammar_text(), parser="lalr", propagate_positions=True, maybe_placeholders=False)
+    return cached_parser(grammar_text(), PARSER_OPTIONS)
+
+
+@functools.lru_cache(maxsize=1)
+def _kept_terminals() -> frozenset[str]:
+    """Return the terminals whose tokens reach _ToSyntax: those the grammar names, except `_NAME` ones.
+
+    These are the tokens that Lark leaves in the tree without keep_all_tokens.
+    NOTE: a quoted string in a rule that equals a named terminal's pattern
+    (`"input"` where `INPUT: "input"` exists) would reach _ToSyntax as well.
+    The grammar refers to such terminals by name only.
+    """
+    names = _TERMINAL_DEFINITION.findall(grammar_text())
+    return frozenset(name for name in names if not name.startswith("_"))
 
 
 def parse(source: Source) -> syntax.Spec:
@@ -55,125 +91,177 @@ def parse(source: Source) -> syntax.Spec:
     except UnexpectedInput as error:
         diagnostic = dataclasses.replace(_syntax_diagnostic(source, error), source=source)
         raise CnnDslError(source, [diagnostic]) from None
-    statements = _ToSyntax(source).transform(tree)
+    statements = _build(tree, _ToSyntax(source))
     return syntax.Spec(source=source, statements=tuple(statements))
+
+
+class _Frame:
+    """A parse tree node whose children are being converted: the work of one level of _build."""
+
+    __slots__ = ("node", "pending", "children", "start", "end")
+
+    def __init__(self, node: Tree):
+        self.node = node
+        self.pending = iter(node.children)  # the children not visited yet
+        self.children: list = []  # converted child nodes and kept tokens, in order
+        self.start: tuple[int, int] | None = None  # line and column where the first token starts
+        self.end: tuple[int, int] | None = None  # line and column where the last token ends
+
+    def cover(self, start: tuple[int, int] | None, end: tuple[int, int] | None) -> None:
+        """Extend the node's span over a child that starts at `start` and ends at `end`."""
+        if start is None:
+            return
+        if self.start is None:
+            self.start = start
+        self.end = end
+
+
+def _build(tree: Tree, builder: _ToSyntax):
+    """Convert a parse tree into syntax nodes, children before parents.
+
+    The walk keeps its own stack instead of recursing, so a long or deeply
+    nested spec cannot exhaust Python's recursion limit. A node's span runs
+    from the start of its first token to the end of its last one, as Lark's
+    propagate_positions computes it.
+    """
+    kept = _kept_terminals()
+    stack = [_Frame(tree)]
+    while True:
+        frame = stack[-1]
+        for child in frame.pending:
+            if isinstance(child, Token):
+                frame.cover((child.line, child.column), (child.end_line, child.end_column))
+                if child.type in kept:
+                    frame.children.append(child)
+            else:
+                stack.append(_Frame(child))
+                break
+        else:
+            stack.pop()
+            span = Span(*frame.start, *frame.end) if frame.start is not None else None
+            result = builder.convert(frame.node.data, span, frame.children)
+            if not stack:
+                return result
+            stack[-1].children.append(result)
+            stack[-1].cover(frame.start, frame.end)
 
 
 def _token_span(token: Token) -> Span:
     return Span(token.line, token.column, token.end_line, token.end_column)
 
 
-def _tree_span(tree_meta) -> Span:
-    return Span(tree_meta.line, tree_meta.column, tree_meta.end_line, tree_meta.end_column)
+class _ToSyntax:
+    """Build frozen syntax nodes; all validation happens later, on the nodes.
 
-
-class _ToSyntax(Transformer):
-    """Build frozen syntax nodes; all validation happens later, on the nodes."""
+    Each method is named after a grammar rule (or its `-> alias`) and receives
+    the node's span and its converted children, without keywords and brackets.
+    """
 
     def __init__(self, source: Source):
-        super().__init__()
         self.source = source
 
-    def start(self, children):
+    def convert(self, rule: str, span: Span | None, children: list):
+        """Build the syntax node of one parse tree node of grammar rule `rule`."""
+        return getattr(self, rule)(span, children)
+
+    def atom(self, span, children):
+        # `( expression )` inside arithmetic; Lark inlines it unless every token is kept.
+        return children[0]
+
+    def start(self, span, children):
         return children
 
-    @v_args(meta=True)
-    def network_decl(self, meta, children):
-        return syntax.NetworkDecl(name=str(children[0]), span=_tree_span(meta))
+    def network_decl(self, span, children):
+        return syntax.NetworkDecl(name=str(children[0]), span=span)
 
-    @v_args(meta=True)
-    def input_decl(self, meta, children):
+    def input_decl(self, span, children):
         children = children[1:]  # the INPUT keyword token
         name = str(children[0]) if len(children) == 2 else None
-        return syntax.InputDecl(shape=children[-1], span=_tree_span(meta), name=name)
+        return syntax.InputDecl(shape=children[-1], span=span, name=name)
 
-    @v_args(meta=True)
-    def output_decl(self, meta, children):
+    def output_decl(self, span, children):
         return syntax.OutputDecl(names=tuple(str(token) for token in children),
-                                 spans=tuple(_token_span(token) for token in children), span=_tree_span(meta))
+                                 spans=tuple(_token_span(token) for token in children), span=span)
 
-    @v_args(meta=True)
-    def use_decl(self, meta, children):
-        return syntax.UseDecl(path=str(children[0])[1:-1], span=_tree_span(meta))
+    def use_decl(self, span, children):
+        return syntax.UseDecl(path=str(children[0])[1:-1], span=span)
 
-    @v_args(meta=True)
-    def block_def(self, meta, children):
+    def block_def(self, span, children):
         callee, *params, body = children
         return syntax.BlockDef(name=str(callee)[:-1], name_span=_callee_span(callee), params=tuple(params),
-                               body=body, span=_tree_span(meta), source=self.source)
+                               body=body, span=span, source=self.source)
 
-    @v_args(meta=True)
-    def train_decl(self, meta, children):
-        return syntax.TrainDecl(settings=children[0], span=_tree_span(meta))
+    def train_decl(self, span, children):
+        return syntax.TrainDecl(settings=children[0], span=span)
 
-    @v_args(meta=True)
-    def param(self, meta, children):
+    def param(self, span, children):
         default = children[1] if len(children) == 2 else None
-        return syntax.Param(name=str(children[0]), span=_tree_span(meta), default=default)
+        return syntax.Param(name=str(children[0]), span=span, default=default)
 
-    def body(self, children):
+    def body(self, span, children):
         return tuple(children)
 
-    @v_args(meta=True)
-    def chain(self, meta, children):
+    def chain(self, span, children):
         binding = children[-1] if isinstance(children[-1], Token) else None
         steps = children[:-1] if binding is not None else children
-        return syntax.Chain(steps=tuple(steps), span=_tree_span(meta),
+        return syntax.Chain(steps=tuple(steps), span=span,
                             binding=str(binding) if binding is not None else None,
                             binding_span=_token_span(binding) if binding is not None else None)
 
-    def input_reference(self, children):
+    def input_reference(self, span, children):
         token = children[0]
         return syntax.LayerCall(kind=str(token), kind_span=_token_span(token), options=(),
                                 span=_token_span(token))
 
-    @v_args(meta=True)
-    def layer(self, meta, children):
+    def layer(self, span, children):
         kind, *options = children
         return syntax.LayerCall(
-            kind=str(kind), kind_span=_token_span(kind), options=tuple(options), span=_tree_span(meta)
+            kind=str(kind), kind_span=_token_span(kind), options=tuple(options), span=span
         )
 
-    @v_args(meta=True)
-    def call(self, meta, children):
+    def call(self, span, children):
         callee, *rest = children
         repeat = rest.pop() if rest and isinstance(rest[-1], syntax.Repeat) else None
         return syntax.Call(callee=str(callee)[:-1], callee_span=_callee_span(callee), arguments=tuple(rest),
-                           span=_tree_span(meta), repeat=repeat)
+                           span=span, repeat=repeat)
 
-    @v_args(meta=True)
-    def repeat(self, meta, children):
+    def repeat(self, span, children):
         count, *first = children
+        first_name = None
         if first and isinstance(first[0], Token):
-            first = first[1:]  # the `first(` token; its name is checked by the resolver
-        return syntax.Repeat(count=int(str(count)[1:]), span=_tree_span(meta), first=tuple(first))
+            first_name = str(first[0])[:-1]  # the `first(` token; the resolver checks the name
+            first = first[1:]
+        digits = str(count)[1:]
+        if integer_too_large(digits):
+            # int() refuses more than 4,300 digits, and the resolver limits the layer count anyway.
+            raise CnnDslError(self.source, [Diagnostic(
+                Severity.ERROR, f"the repeat count `x{shortened(digits)}` is too large", _token_span(count),
+                f"repeat a block at most {MAX_INTEGER:,} times (the network is limited to far fewer layers)",
+                self.source)])
+        return syntax.Repeat(count=int(digits), span=span, first=tuple(first), first_name=first_name)
 
-    @v_args(meta=True)
-    def residual(self, meta, children):
+    def residual(self, span, children):
         body, *rest = children
         condition = next((token for token in rest if isinstance(token, Token)), None)
         shortcut = rest[-1] if rest else None
-        return syntax.Residual(body=body, span=_tree_span(meta), shortcut=shortcut,
+        return syntax.Residual(body=body, span=span, shortcut=shortcut,
                                condition=str(condition) if condition is not None else None,
                                condition_span=_token_span(condition) if condition is not None else None)
 
-    @v_args(meta=True)
-    def parallel(self, meta, children):
+    def parallel(self, span, children):
         merge, *options, branches = children
         return syntax.Parallel(merge=str(merge), merge_span=_token_span(merge), options=tuple(options),
-                               branches=branches, span=_tree_span(meta))
+                               branches=branches, span=span)
 
-    @v_args(meta=True)
-    def positional(self, meta, children):
-        return syntax.Option(value=children[0], span=_tree_span(meta))
+    def positional(self, span, children):
+        return syntax.Option(value=children[0], span=span)
 
-    @v_args(meta=True)
-    def keyword(self, meta, children):
+    def keyword(self, span, children):
         name, value = children
-        return syntax.Option(value=value, span=_tree_span(meta), keyword=str(name))
+        return syntax.Option(value=value, span=span, keyword=str(name))
 
     def _value(kind: ValueKind):
-        def build(self, children):
+        def build(self, span, children):
             token = children[0]
             return Value(kind=kind, text=str(token), span=_token_span(token))
 
@@ -185,25 +273,20 @@ class _ToSyntax(Transformer):
     word = _value(ValueKind.WORD)
     del _value
 
-    @v_args(meta=True)
-    def negative(self, meta, children):
-        return Value(kind=ValueKind.NUMBER, text="-" + str(children[0]), span=_tree_span(meta))
+    def negative(self, span, children):
+        return Value(kind=ValueKind.NUMBER, text="-" + str(children[0]), span=span)
 
-    @v_args(meta=True)
-    def negative_fraction(self, meta, children):
-        return Value(kind=ValueKind.FRACTION, text="-" + str(children[0]), span=_tree_span(meta))
+    def negative_fraction(self, span, children):
+        return Value(kind=ValueKind.FRACTION, text="-" + str(children[0]), span=span)
 
-    @v_args(meta=True)
-    def expression(self, meta, children):
-        span = _tree_span(meta)
+    def expression(self, span, children):
         text = self.source.line(span.line)[span.column - 1 : span.end_column - 1] if span.line == span.end_line \
             else "(...)"
         return Value(kind=ValueKind.EXPRESSION, text=text, span=span, expression=children[0])
 
     def _operation(operator: str):
-        @v_args(meta=True)
-        def build(self, meta, children):
-            return syntax.BinaryOperation(operator, children[0], children[1], _tree_span(meta))
+        def build(self, span, children):
+            return syntax.BinaryOperation(operator, children[0], children[1], span)
 
         return build
 

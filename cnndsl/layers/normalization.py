@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
+from cnndsl.layers.base import Config, LayerKind, OptionSpec, ParamsFormula, Shape
+from cnndsl.layers.formulas import ZERO, product
 from cnndsl.layers.common import label_parts
 from cnndsl.layers.values import Boolean, Number
 
@@ -32,6 +33,19 @@ def _batchnorm_params(config: Config, shape: Shape) -> tuple[int, int]:
     return (_affine_weights(config, shape), 2 * shape[-1])
 
 
+def _affine_vectors(config: Config) -> int:
+    return int(config["center"]) + int(config["scale"])
+
+
+def _explain_batchnorm_params(config: Config, shape: Shape) -> ParamsFormula:
+    # beta and gamma are trained; the moving mean and variance are not.
+    return product(_affine_vectors(config) + 2, shape[-1]), product(2, shape[-1])
+
+
+def _explain_layernorm_params(config: Config, shape: Shape) -> ParamsFormula:
+    return product(_affine_vectors(config), shape[-1]), ZERO
+
+
 def _label(config: Config) -> str:
     return label_parts(None if config["center"] else "no center", None if config["scale"] else "no scale")
 
@@ -44,6 +58,7 @@ BATCHNORM = LayerKind(
     options=_affine_options(momentum=True),
     params=_batchnorm_params,
     label=_label,
+    explain_params=_explain_batchnorm_params,
 )
 
 LAYERNORM = LayerKind(
@@ -54,6 +69,7 @@ LAYERNORM = LayerKind(
     options=_affine_options(momentum=False),
     params=lambda config, shape: (_affine_weights(config, shape), 0),
     label=_label,
+    explain_params=_explain_layernorm_params,
 )
 
 KINDS = (BATCHNORM, LAYERNORM)

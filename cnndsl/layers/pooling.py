@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from cnndsl.layers.base import Config, LayerKind, OptionSpec, Shape
-from cnndsl.layers.common import describe_window, label_parts, padding_option, windowed_output
+from cnndsl.layers.common import (
+    describe_window, explain_window, label_parts, padding_option, window_receptive_field, windowed_output,
+)
 from cnndsl.layers.values import Boolean, Pair
+from cnndsl.layers.windows import WHOLE_INPUT
 from cnndsl.layers.common import strides_option
 
 
@@ -24,8 +27,12 @@ def _pool_kind(keyword: str, keras_class: str, summary: str, aliases: tuple[str,
     def label(config: Config) -> str:
         return label_parts(describe_window(config, "pool_size"), config["padding"] if config["padding"] != "valid" else None)
 
+    # Pooling compares or adds and multiplies by no weight, so it counts no
+    # MACs (docs/analysis.md); its window still widens the receptive field.
     return LayerKind(keyword=keyword, aliases=aliases, keras_class=keras_class, summary=summary,
-                     options=_pool_options(), input_rank=3, output_shape=output_shape, label=label)
+                     options=_pool_options(), input_rank=3, output_shape=output_shape, label=label,
+                     receptive_field=lambda config, shape, output: window_receptive_field(config, shape, "pool_size"),
+                     explain_shape=lambda config, shape, output: explain_window(config, shape, "pool_size"))
 
 
 MAXPOOL = _pool_kind("maxpool", "MaxPooling2D", "2-D max pooling", ("maxpool2d", "max_pool"))
@@ -42,6 +49,7 @@ def _global_kind(keyword: str, keras_class: str, summary: str, aliases: tuple[st
                             flags={"keepdims": True}),),
         input_rank=3, output_shape=output_shape,
         label=lambda config: "keep dims" if config["keepdims"] else "",
+        receptive_field=lambda config, shape, output: WHOLE_INPUT,
     )
 
 

@@ -11,20 +11,39 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from cnndsl.errors import OptionError
+from cnndsl.errors import OptionError, shortened
 from cnndsl.syntax import Value, ValueKind
+
+# Sizes and counts beyond 2**31 - 1 are mistakes in a spec, and many TensorFlow
+# kernels index tensor axes with 32-bit integers. Longer numbers are rejected
+# before conversion, because int() refuses literals of more than 4,300 digits.
+MAX_INTEGER = 2**31 - 1
+MAX_NUMBER_LENGTH = 40
+
+
+def integer_too_large(literal: str) -> bool:
+    """Return True for an integer literal (optionally negative) whose magnitude exceeds MAX_INTEGER."""
+    digits = literal.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and (len(digits) > 10 or int(digits) > MAX_INTEGER)
 
 
 def _integers(value: Value) -> list[int]:
     if value.kind not in (ValueKind.NUMBER, ValueKind.SIZE):
-        raise OptionError(f"expected an integer but received `{value.text}`")
+        raise OptionError(f"expected an integer but received `{shortened(value.text)}`")
+    parts = value.text.split("x")
+    if any(integer_too_large(part) for part in parts):
+        raise OptionError(f"`{shortened(value.text)}` is too large: integers in a spec are limited to {MAX_INTEGER:,}",
+                          "use a smaller value")
     try:
-        return [int(part) for part in value.text.split("x")]
+        return [int(part) for part in parts]
     except ValueError:
-        raise OptionError(f"expected an integer but received `{value.text}`") from None
+        raise OptionError(f"expected an integer but received `{shortened(value.text)}`") from None
 
 
 def _number(value: Value) -> float | Fraction:
+    if len(value.text) > MAX_NUMBER_LENGTH:
+        raise OptionError(f"`{shortened(value.text)}` has more than {MAX_NUMBER_LENGTH} characters",
+                          "write the number with an exponent, e.g. 1.5e-7")
     if value.kind is ValueKind.FRACTION:
         numerator, denominator = value.text.split("/")
         if float(denominator) == 0:

@@ -13,7 +13,7 @@ import re
 from pathlib import PurePath
 
 from cnndsl import syntax
-from cnndsl.errors import Diagnostic, Severity, did_you_mean, shown
+from cnndsl.errors import Diagnostic, Severity, did_you_mean, shortened
 from cnndsl.graph import InputNode, Network
 from cnndsl.layers.shape_rules import format_size
 from cnndsl.layers.values import MAX_INTEGER, integer_too_large
@@ -134,7 +134,7 @@ def _is_bare_input(chain: syntax.Chain) -> bool:
 def _input_shape(value: Value, error) -> tuple[int, ...] | None:
     fix = "write the input as HEIGHTxWIDTHxCHANNELS (e.g. `input 28x28x1`) or as a length (`input 784`)"
     if any(integer_too_large(part) for part in value.text.split("x")):
-        error(f"the input shape `{shown(value.text)}` is too large: every size must be at most {MAX_INTEGER:,}",
+        error(f"the input shape `{shortened(value.text)}` is too large: every size must be at most {MAX_INTEGER:,}",
               value.span, fix)
         return None
     try:

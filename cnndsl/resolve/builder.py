@@ -135,9 +135,10 @@ class GraphBuilder:
         if self.too_deep:
             return
         self.too_deep = True
-        what = f"block call `{step.callee}(...)`" if isinstance(step, syntax.Call) else type(step).__name__.lower()
+        construct = (f"block call `{step.callee}(...)`" if isinstance(step, syntax.Call)
+                     else type(step).__name__.lower())
         self.diagnostics.append(Diagnostic(
-            Severity.ERROR, f"this {what} is nested more than {MAX_NESTING} levels deep in residual, parallel "
+            Severity.ERROR, f"this {construct} is nested more than {MAX_NESTING} levels deep in residual, parallel "
             "and block calls", step.span, "flatten the structure: repeat a block with `xN` instead of nesting it",
             _foreign(scope)))
 
@@ -508,7 +509,7 @@ def _override(block: syntax.BlockDef, arguments: list[syntax.Option],
     if not replaced:
         return [*arguments, *first]
     unfilled = [param.name for param in block.params]
-    kept = []
+    remaining = []
     for argument in arguments:
         if argument.keyword is not None:
             name = argument.keyword
@@ -520,8 +521,8 @@ def _override(block: syntax.BlockDef, arguments: list[syntax.Option],
             continue
         if argument.keyword is None and name is not None:
             argument = syntax.Option(argument.value, argument.span, keyword=name)
-        kept.append(argument)
-    return [*kept, *first]
+        remaining.append(argument)
+    return [*remaining, *first]
 
 
 def _merge_kind(name: str) -> LayerKind | None:

@@ -18,6 +18,10 @@ from cnndsl.syntax import Source, Span
 
 RESERVED_BLOCK_NAMES = {"first", "identity"}
 
+# Each imported file is collected one Python call deeper than the file that
+# imports it, so chains of `use` lines are limited well below the recursion limit.
+MAX_IMPORT_DEPTH = 50
+
 
 @dataclass
 class BlockTable:
@@ -79,6 +83,15 @@ def _import(use: syntax.UseDecl, source: Source, table: BlockTable, stack: list[
     if identity in seen:
         return
     seen.add(identity)
+    if len(stack) > MAX_IMPORT_DEPTH:
+        table.error(source, f"`use` lines are nested more than {MAX_IMPORT_DEPTH} files deep", use.span,
+                    "import the blocks from fewer levels of files")
+        return
+    if path.exists() and not path.is_file():
+        # A directory, a device such as /dev/zero or a pipe never ends or is not a spec.
+        table.error(source, f"cannot read `{use.path}` ({path}): not a regular file", use.span,
+                    "`use` names a .cnn file, relative to the file that contains the `use` line")
+        return
 
     try:
         text = path.read_text(encoding="utf-8")

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from cnndsl import syntax
-from cnndsl.errors import OptionError
+from cnndsl.errors import OptionError, shortened
+from cnndsl.layers.values import MAX_INTEGER, MAX_NUMBER_LENGTH
 from cnndsl.syntax import Source, Span, Value, ValueKind
+
+# Fraction("1e999999999") would compute a billion-digit integer, so arithmetic
+# accepts exponents up to this size only.
+MAX_EXPONENT = 64
+_EXPONENT = re.compile(r"[eE]([+-]?\d+)\Z")
 
 
 @dataclass
@@ -58,6 +65,9 @@ def substitute(value: Value, scope: Scope) -> Value:
         return Value(argument.kind, argument.text, value.span, argument.expression)
     if value.kind is ValueKind.EXPRESSION:
         number = _evaluate(value.expression, scope)
+        if abs(number) > MAX_INTEGER:
+            raise OptionError(f"`{shortened(value.text)}` evaluates to a number beyond {MAX_INTEGER:,}",
+                              "check the arithmetic and the block arguments")
         text = str(number.numerator) if number.denominator == 1 else str(float(number))
         return Value(ValueKind.NUMBER, text, value.span)
     return value
@@ -68,18 +78,37 @@ def substitute_options(options: tuple[syntax.Option, ...], scope: Scope) -> tupl
 
 
 def _evaluate(expression: syntax.Expression, scope: Scope) -> Fraction:
-    if isinstance(expression, syntax.BinaryOperation):
-        left = _evaluate(expression.left, scope)
-        right = _evaluate(expression.right, scope)
-        return _apply(expression.operator, left, right)
+    """Evaluate block arithmetic with an explicit stack, so that `1 + 1 + ... + 1` cannot exhaust Python's."""
+    results: list[Fraction] = []
+    pending: list[tuple[syntax.Expression, bool]] = [(expression, False)]
+    while pending:
+        node, operands_done = pending.pop()
+        if isinstance(node, syntax.BinaryOperation):
+            if operands_done:
+                right = results.pop()
+                left = results.pop()
+                results.append(_apply(node.operator, left, right))
+            else:
+                pending += [(node, True), (node.right, False), (node.left, False)]
+            continue
 
-    value = substitute(expression, scope) if expression.kind is not ValueKind.EXPRESSION else expression
-    if value.kind is ValueKind.EXPRESSION:
-        return _evaluate(value.expression, scope)
+        value = substitute(node, scope) if node.kind is not ValueKind.EXPRESSION else node
+        if value.kind is ValueKind.EXPRESSION:
+            pending.append((value.expression, False))
+            continue
+        results.append(_operand(value, node.text, scope))
+    return results[0]
+
+
+def _operand(value: Value, written: str, scope: Scope) -> Fraction:
     if value.kind is not ValueKind.NUMBER:
         known = ", ".join(sorted(scope.params)) or "none"
-        raise OptionError(f"`{expression.text}` in arithmetic is not a number or block parameter "
+        raise OptionError(f"`{shortened(written)}` in arithmetic is not a number or block parameter "
                           f"(parameters here: {known})")
+    exponent = _EXPONENT.search(value.text)
+    if len(value.text) > MAX_NUMBER_LENGTH or (exponent and abs(int(exponent.group(1))) > MAX_EXPONENT):
+        raise OptionError(f"`{shortened(value.text)}` is too long or too large for block arithmetic",
+                          f"write at most {MAX_NUMBER_LENGTH} characters and exponents up to {MAX_EXPONENT}")
     return Fraction(value.text)
 
 

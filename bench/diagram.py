@@ -1,0 +1,194 @@
+"""Benchmark: drawing ResNet-50 with cnndsl against keras.utils.plot_model.
+
+    python bench/diagram.py [--runs N] [--no-report]
+
+cnndsl draws examples/resnet50.cnn from the spec: analyse (parse, resolve,
+check), graphviz_backend.to_dot, then graphviz_backend.render to PNG with
+the Graphviz `dot` program. It draws the expanded diagram, one box per
+layer, and the collapsed one, one box per block instance, when to_dot has
+the `collapse` option. Keras draws a built keras.applications.ResNet50
+(weights=None) with keras.utils.plot_model(show_shapes=True,
+show_layer_names=True) to PNG, which needs the pydot package and `dot`. Both
+run in this one process, and the table reports the median of the runs. The
+time to build the Keras model is reported apart, because plot_model needs a
+model and cnndsl does not.
+
+The script prints the figures and replaces the section "Performance:
+diagram" of docs/benchmarks.md. When plot_model cannot run, the section
+states the error instead of its time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import struct
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import common
+
+SPEC = common.EXAMPLES / "resnet50.cnn"
+TITLE = "Performance: diagram"
+
+
+@dataclass
+class Variant:
+    """One way of drawing the network, with the seconds of each of its steps per run."""
+
+    name: str
+    steps: dict[str, list[float]] = field(default_factory=dict)
+    image: bytes = b""
+    error: str | None = None
+
+    def add(self, step: str, seconds: float) -> None:
+        self.steps.setdefault(step, []).append(seconds)
+
+    def median(self, step: str) -> float:
+        return common.median(self.steps[step])
+
+    def total(self) -> float:
+        return sum(self.median(step) for step in self.steps)
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    machine = common.machine_description()
+    variants = draw_with_cnndsl(arguments.runs)
+    keras_variant, build_seconds, import_seconds = draw_with_keras(arguments.runs)
+    variants.append(keras_variant)
+
+    body = report(machine, variants, build_seconds, import_seconds)
+    print(body)
+    if arguments.report:
+        common.write_section(TITLE, body)
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed drawings of each kind (default: 3)")
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="print the figures without writing docs/benchmarks.md")
+    return parser.parse_args()
+
+
+# ---- cnndsl ---------------------------------------------------------------------------------
+
+
+def draw_with_cnndsl(runs: int) -> list[Variant]:
+    from cnndsl.backends import graphviz_backend
+    from cnndsl.pipeline import analyse
+    from cnndsl.syntax import Source
+
+    text = SPEC.read_text(encoding="utf-8")
+    options = {"cnndsl, expanded": {}}
+    if "collapse" in inspect.signature(graphviz_backend.to_dot).parameters:
+        options["cnndsl, collapsed"] = {"collapse": True}
+
+    variants = []
+    for name, keywords in options.items():
+        variant = Variant(name)
+        for run in range(runs + 1):  # run 0 is untimed: it loads the parser and warms caches
+            network, analyse_seconds = _timed(lambda: analyse(Source(str(SPEC), text)).network)
+            dot, dot_seconds = _timed(lambda: graphviz_backend.to_dot(network, **keywords))
+            variant.image, render_seconds = _timed(lambda: graphviz_backend.render(dot, "png"))
+            if run:
+                variant.add("analyse the spec", analyse_seconds)
+                variant.add("DOT source", dot_seconds)
+                variant.add("render PNG with dot", render_seconds)
+        print(f"{name}: {common.seconds(variant.total())}", flush=True)
+        variants.append(variant)
+    return variants
+
+
+# ---- Keras ------------------------------------------------------------------------------------
+
+
+def draw_with_keras(runs: int) -> tuple[Variant, float | None, float]:
+    """Draw with plot_model; return the variant, the model's build time and Keras's import time."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    variant = Variant("keras.utils.plot_model")
+    _, import_seconds = _timed(_import_keras)
+    import keras
+
+    model, build_seconds = _timed(lambda: keras.applications.ResNet50(weights=None))
+    with tempfile.TemporaryDirectory(prefix="cnndsl-diagram-") as directory:
+        target = Path(directory) / "resnet50.png"
+        for run in range(runs + 1):  # the first run is untimed, as for cnndsl
+            try:
+                _, seconds = _timed(lambda: keras.utils.plot_model(
+                    model, to_file=str(target), show_shapes=True, show_layer_names=True))
+            except (ImportError, OSError, RuntimeError) as error:
+                variant.error = f"{type(error).__name__}: {error}"
+                return variant, build_seconds, import_seconds
+            if run:
+                variant.add("plot_model to PNG", seconds)
+        variant.image = target.read_bytes()
+    print(f"{variant.name}: {common.seconds(variant.total())}", flush=True)
+    return variant, build_seconds, import_seconds
+
+
+def _import_keras() -> None:
+    import keras  # noqa: F401 - timed for the report
+
+
+def _timed(function: Callable[[], object]) -> tuple[object, float]:
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+# ---- The report ---------------------------------------------------------------------------------
+
+
+def report(machine: dict[str, str], variants: list[Variant], build_seconds: float, import_seconds: float) -> str:
+    rows = []
+    for variant in variants:
+        if variant.error:
+            rows.append([variant.name, "failed", "", ""])
+            continue
+        steps = ", ".join(f"{step} {common.seconds(variant.median(step))}" for step in variant.steps)
+        rows.append([variant.name, common.seconds(variant.total()), steps, _png_size(variant.image)])
+    table = common.markdown_table(["diagram of ResNet-50", "total (median)", "steps (median)", "PNG"], rows)
+    return f"""
+{common.machine_markdown(machine, common.command_line())}
+
+{table}
+
+{_comparison(variants, build_seconds, import_seconds)}
+
+keras.utils.plot_model needs the pydot package, which is not a dependency of
+cnndsl. pydot {common._version("pydot")} was installed in the benchmark's
+virtual environment (`pip install pydot`) for this measurement only.
+"""
+
+
+def _comparison(variants: list[Variant], build_seconds: float, import_seconds: float) -> str:
+    keras_variant = variants[-1]
+    if keras_variant.error:
+        return f"keras.utils.plot_model could not run here: {keras_variant.error}"
+    plot = keras_variant.total()
+    lines = [f"- Building the Keras model that plot_model needs took {common.seconds(build_seconds)}, after "
+             f"{common.seconds(import_seconds)} for `import keras`; neither is in the plot_model row."]
+    for variant in variants[:-1]:
+        lines.append(f"- {variant.name} from the spec: {common.seconds(variant.total())}, "
+                     f"{common.faster_or_slower(variant.total(), plot)} than plot_model alone and "
+                     f"{common.faster_or_slower(variant.total(), plot + build_seconds)} than building the "
+                     "model and plotting it.")
+    return "\n".join(lines)
+
+
+def _png_size(image: bytes) -> str:
+    """Return `width x height` from a PNG's header chunk."""
+    if image[:8] != b"\x89PNG\r\n\x1a\n" or len(image) < 24:
+        return "not a PNG"
+    width, height = struct.unpack(">II", image[16:24])
+    return f"{width}x{height} px, {len(image) / 1024:.0f} KiB"
+
+
+if __name__ == "__main__":
+    main()
