@@ -228,10 +228,10 @@ def test_functional_source_names_shared_tensors():
     source = spec_source("unet", "functional")
 
     # down1's output is read twice (by maxpool1 and by up1's concatenation), so
-    # it gets a variable named after its layer; a chain reuses `x`.
-    assert '    down1_relu2 = layers.Activation(activation="relu", name="down1_relu2")(x)\n' in source
-    assert '    x = layers.MaxPooling2D(2, name="maxpool1")(down1_relu2)\n' in source
-    assert '    x = layers.Concatenate(name="up1_concat1")([x, down1_relu2])\n' in source
+    # it gets a variable, named after the spec's tensor name `level1`; a chain reuses `x`.
+    assert '    level1 = layers.Activation(activation="relu", name="down1_relu2")(x)\n' in source
+    assert '    x = layers.MaxPooling2D(2, name="maxpool1")(level1)\n' in source
+    assert '    x = layers.Concatenate(name="up1_concat1")([x, level1])\n' in source
 
 
 def test_functional_source_has_several_inputs_and_outputs():
