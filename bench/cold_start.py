@@ -8,7 +8,9 @@ script imports Keras, builds keras.applications.ResNet50(weights=None) and
 prints its summary. One untimed run of each command goes first, so the
 operating system's file cache is warm for both sides and cnndsl's parser
 cache exists. The check without that cache is timed with CNNDSL_CACHE_DIR
-set to an empty string.
+set to an empty string. The timed runs take turns in rounds, the Keras runs
+spread evenly over the rounds, so that a change in the load of a shared
+machine affects every command alike.
 
 Goals: `cnndsl check` at least 30 times faster than the Keras script, and
 under 0.3 s. The script prints the figures and replaces the section
@@ -74,11 +76,10 @@ def main() -> None:
         "keras": ("Keras: import, build ResNet50(weights=None), print summary", [sys.executable, "-c", KERAS_SCRIPT],
                   {}, RESNET50_PARAMS),
     }
-    timings = {}
-    for key, (label, argv, overrides, expected) in commands.items():
-        runs = arguments.keras_runs if key.startswith("keras") else arguments.runs
-        timings[key] = measure(label, argv, overrides, expected, runs)
-        print(f"{label}: median {common.seconds(timings[key].wall)} over {runs} runs", flush=True)
+    counts = {key: arguments.keras_runs if key.startswith("keras") else arguments.runs for key in commands}
+    timings = measure_in_rounds(commands, counts)
+    for key, timing in timings.items():
+        print(f"{timing.label}: median {common.seconds(timing.wall)} over {len(timing.runs)} runs", flush=True)
     breakdown = measure_breakdown(arguments.runs)
 
     body = report(machine, timings, breakdown)
@@ -97,20 +98,28 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def measure(label: str, argv: list[str], overrides: dict[str, str], expected: str | None, runs: int) -> Timing:
-    """Run `argv` once untimed, then `runs` times, and check that the output contains `expected`."""
-    env = common.child_environment(**overrides)
-    warm_up = common.run_process(argv, env)
-    common.require_success(warm_up, label)
-    if expected is not None and expected not in warm_up.stdout:
-        raise SystemExit(f"{label}: the output does not contain {expected}:\n{warm_up.stdout[-2000:]}")
+def measure_in_rounds(commands: dict[str, tuple], counts: dict[str, int]) -> dict[str, Timing]:
+    """Run every command once untimed, then `counts[key]` timed runs of each, taking turns in rounds.
 
-    timed = []
-    for _ in range(runs):
-        run = common.run_process(argv, env)
-        common.require_success(run, label)
-        timed.append(run)
-    return Timing(label, timed)
+    A command with fewer runs than there are rounds runs in evenly spaced rounds.
+    Each run must succeed and, when the command names an expected text, print it.
+    """
+    rounds = max(counts.values())
+    schedule = {key: {index * rounds // count for index in range(count)} for key, count in counts.items()}
+    environments = {key: common.child_environment(**overrides) for key, (_, _, overrides, _) in commands.items()}
+    runs: dict[str, list[common.ProcessRun]] = {key: [] for key in commands}
+
+    for round_index in range(-1, rounds):  # round -1 is the untimed warm-up
+        for key, (label, argv, _, expected) in commands.items():
+            if round_index >= 0 and round_index not in schedule[key]:
+                continue
+            run = common.run_process(argv, environments[key])
+            common.require_success(run, label)
+            if expected is not None and expected not in run.stdout:
+                raise SystemExit(f"{label}: the output does not contain {expected}:\n{run.stdout[-2000:]}")
+            if round_index >= 0:
+                runs[key].append(run)
+    return {key: Timing(commands[key][0], runs[key]) for key in commands}
 
 
 # Steps of `cnndsl check` inside one process, timed by a probe that performs them in order.

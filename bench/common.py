@@ -116,9 +116,9 @@ def machine_description() -> dict[str, str]:
         "CPUs": str(len(os.sched_getaffinity(0))),
         "CPU model": _cpu_model(),
         "Python": platform.python_version(),
-        "TensorFlow": _version("tensorflow"),
-        "Keras": _version("keras"),
-        "Lark": _version("lark"),
+        "TensorFlow": package_version("tensorflow") or "not installed",
+        "Keras": package_version("keras") or "not installed",
+        "Lark": package_version("lark") or "not installed",
         "Graphviz": _dot_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load average": "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()),
@@ -136,11 +136,12 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _version(package: str) -> str:
+def package_version(package: str) -> str | None:
+    """Return the installed version of `package`, or None when it is not installed."""
     try:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
-        return "not installed"
+        return None
 
 
 def _dot_version() -> str:

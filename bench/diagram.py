@@ -161,9 +161,7 @@ def report(machine: dict[str, str], variants: list[Variant], build_seconds: floa
 
 {_comparison(variants, build_seconds, import_seconds)}
 
-keras.utils.plot_model needs the pydot package, which is not a dependency of
-cnndsl. pydot {common._version("pydot")} was installed in the benchmark's
-virtual environment (`pip install pydot`) for this measurement only.
+{_pydot_note()}
 """
 
 
@@ -180,6 +178,15 @@ def _comparison(variants: list[Variant], build_seconds: float, import_seconds: f
                      f"{common.faster_or_slower(variant.total(), plot + build_seconds)} than building the "
                      "model and plotting it.")
     return "\n".join(lines)
+
+
+def _pydot_note() -> str:
+    note = "keras.utils.plot_model needs the pydot package, which is not a dependency of cnndsl."
+    version = common.package_version("pydot")
+    if version is None:
+        return note + " It was not installed in the benchmark's virtual environment."
+    return (note + f" pydot {version} was installed in the benchmark's virtual environment "
+            "(`pip install pydot`) for this measurement only.")
 
 
 def _png_size(image: bytes) -> str:

@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from cnndsl.errors import CnnDslError, Diagnostic, Severity, format_diagnostics
-from cnndsl.syntax import Source, Span
+from cnndsl.syntax import Source, Span, Spec
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -64,7 +64,7 @@ def command_check(arguments: argparse.Namespace) -> int:
 
     source, _ = read_source(arguments.spec)
     checked = analyse(source)
-    _check_train_section(source)
+    _check_train_section(checked.spec)
     print_warnings(source, checked.warnings)
     network = checked.network
     outputs = ", ".join(format_shape(network.output_shape(name)) for name in network.outputs)
@@ -74,12 +74,11 @@ def command_check(arguments: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_train_section(source: Source) -> None:
+def _check_train_section(spec: Spec) -> None:
     """Raise CnnDslError for an invalid `train` section, which only `cnndsl train` reads otherwise."""
-    from cnndsl.parser import parse
     from cnndsl.training.settings import settings_from_spec
 
-    settings_from_spec(parse(source))
+    settings_from_spec(spec)
 
 
 def command_compile(arguments: argparse.Namespace) -> int:

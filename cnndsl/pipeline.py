@@ -12,15 +12,16 @@ from cnndsl.errors import CnnDslError, Diagnostic, Severity
 from cnndsl.graph import Network
 from cnndsl.parser import parse
 from cnndsl.resolve import prune_unreachable, resolve
-from cnndsl.syntax import Source
+from cnndsl.syntax import Source, Spec
 
 
 @dataclass
 class Checked:
-    """A network that passed the checker, with the warnings found on the way."""
+    """A network that passed the checker, with the warnings found on the way and its syntax tree."""
 
     network: Network
     warnings: list[Diagnostic]
+    spec: Spec
 
 
 def analyse(source: Source) -> Checked:
@@ -34,7 +35,7 @@ def analyse(source: Source) -> Checked:
 
     if any(d.severity is Severity.ERROR for d in diagnostics):
         raise CnnDslError(source, _by_position(diagnostics))
-    return Checked(network, _by_position(diagnostics))
+    return Checked(network, _by_position(diagnostics), spec)
 
 
 @contextmanager

@@ -187,9 +187,15 @@ class Interpreter:
 # ---- Comparison --------------------------------------------------------------------------
 
 
-def runtime_warnings(warnings) -> list[str]:
-    """Return the checker's warnings that a layer builds but fails when it runs."""
-    return [warning.message for warning in warnings if "builds, but" in warning.message]
+def runtime_warnings(checked) -> list[str]:
+    """Return the checker's warnings that a layer of the model builds but fails when it runs.
+
+    A layer on a branch that no output reads is warned about too, but Keras
+    leaves it out of the model, so the model runs.
+    """
+    spans = {node.span for node in checked.network.layers}
+    return [warning.message for warning in checked.warnings
+            if "builds, but" in warning.message and warning.span in spans]
 
 
 def compare(plan: SpecPlan, run_models: bool = True) -> Verdict:
@@ -246,7 +252,7 @@ def _run_differences(checked, model) -> list[str]:
         runs, failure = True, ""
     except Exception as error:  # noqa: BLE001 - any run failure is compared with the warnings
         runs, failure = False, f"{type(error).__name__}: {str(error)[:300]}"
-    warned = bool(runtime_warnings(checked.warnings))
+    warned = bool(runtime_warnings(checked))
     if runs and warned:
         return ["the checker warns that the model cannot run, but it runs on the CPU"]
     if not runs and not warned:

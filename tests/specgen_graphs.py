@@ -379,10 +379,8 @@ class SpecGenerator:
 def constructs_of(plan: SpecPlan) -> Counter:
     """Count the layer kinds (by cnndsl keyword) and graph constructs that a plan uses."""
     found: Counter = Counter()
-    if len(plan.inputs) > 1:
-        found["several inputs"] += 1
-    if plan.outputs:
-        found["output line"] += 1
+    found["several inputs"] += len(plan.inputs) > 1
+    found["output line"] += bool(plan.outputs)
     pending: list = [*plan.chains, *(chain for block in plan.blocks for chain in block.body)]
     while pending:
         item = pending.pop()
@@ -394,7 +392,7 @@ def constructs_of(plan: SpecPlan) -> Counter:
             found[KINDS_BY_NAME[item.keyword].keyword if item.keyword in KINDS_BY_NAME else item.keyword] += 1
         elif isinstance(item, MergePlan):
             found[KINDS_BY_NAME[item.keyword].keyword] += 1
-            found["merge starting a chain" if not item.continues else "merge in a chain"] += 1
+            found["merge in a chain" if item.continues else "merge starting a chain"] += 1
         elif isinstance(item, ResidualPlan):
             found["residual"] += 1
             found["shortcut"] += item.shortcut is not None
@@ -410,4 +408,4 @@ def constructs_of(plan: SpecPlan) -> Counter:
             found["first(...)"] += bool(item.first)
         elif item == "identity":
             found["identity"] += 1
-    return found
+    return +found  # unary plus drops the constructs counted zero times

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from cnndsl.errors import CnnDslError
@@ -31,7 +31,10 @@ def spec_plans(draw) -> SpecPlan:
     return SpecGenerator(HypothesisDraw(draw)).spec()
 
 
+# Shrinking is left out because every step builds Keras models, and shrinking
+# one failure took more than five minutes; the message shows the whole spec.
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, print_blob=True,
+          phases=[Phase.explicit, Phase.generate],
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example])
 @given(spec_plans())
 def test_checker_agrees_with_keras(plan):

@@ -2,8 +2,9 @@
 
 Python's default recursion limit is 1,000 frames, so any phase that recursed
 once per layer (parsing, converting the parse tree, resolving, checking,
-drawing or the summary table) would fail here. These tests check results,
-not speed: bench/scaling.py measures the time and memory of each phase.
+drawing or the summary table) would fail here. A command must also parse
+its spec only once. These tests check results and work done, not speed:
+bench/scaling.py measures the time and memory of each phase.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ import sys
 
 import pytest
 
+from cnndsl import parser
 from cnndsl.backends.graphviz_backend import to_dot
+from cnndsl.cli import main
 from cnndsl.pipeline import analyse_text
 from cnndsl.summary import summary_table
+from conftest import EXAMPLES
 
 LAYERS = 10_000
 CONV_PARAMS = 3 * 3 * 16 * 16 + 16  # conv 16 k3 on 16 channels, with bias
@@ -76,3 +80,14 @@ def test_long_network_draws_and_summarises(spec):
     assert dot.count(" -> ") >= len(network.nodes) - 1
     assert len(table.splitlines()) > len(network.nodes)
     assert table.splitlines()[-1].startswith("Output: (None, 10)")
+
+
+@pytest.mark.parametrize("command", ["check", "summary"])
+def test_command_parses_spec_once(monkeypatch, capsys, command):
+    # A second parse of the same text doubled the time of `cnndsl check` on long specs.
+    conversions = []
+    convert = parser._build
+    monkeypatch.setattr(parser, "_build", lambda tree, builder: conversions.append(tree) or convert(tree, builder))
+
+    assert main([command, str(EXAMPLES / "lenet.cnn")]) == 0
+    assert len(conversions) == 1
