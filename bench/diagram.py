@@ -1,17 +1,18 @@
-"""Benchmark: drawing ResNet-50 with cnndsl against keras.utils.plot_model.
+"""Benchmark: drawing ResNet-50 with cnndsl against keras.utils.plot_model, as SVG and as PNG.
 
     python bench/diagram.py [--runs N] [--no-report]
 
 cnndsl draws examples/resnet50.cnn from the spec: analyse (parse, resolve,
-check), graphviz_backend.to_dot, then graphviz_backend.render to PNG with
-the Graphviz `dot` program. It draws the expanded diagram, one box per
-layer, and the collapsed one, one box per block instance, when to_dot has
-the `collapse` option. Keras draws a built keras.applications.ResNet50
+check), graphviz_backend.to_dot, then graphviz_backend.render with the
+Graphviz `dot` program. It draws the expanded diagram, one box per layer,
+and the collapsed one, one box per block instance, when to_dot has the
+`collapse` option. Keras draws a built keras.applications.ResNet50
 (weights=None) with keras.utils.plot_model(show_shapes=True,
-show_layer_names=True) to PNG, which needs the pydot package and `dot`. Both
-run in this one process, and the table reports the median of the runs. The
-time to build the Keras model is reported apart, because plot_model needs a
-model and cnndsl does not.
+show_layer_names=True), which needs the pydot package and `dot`. Both run in
+this one process, in both formats: SVG is the default of `cnndsl compile`,
+and PNG is the default of plot_model. The table reports the median of the
+runs. The time to build the Keras model is reported apart, because
+plot_model needs a model and cnndsl does not.
 
 The script prints the figures and replaces the section "Performance:
 diagram" of docs/benchmarks.md. When plot_model cannot run, the section
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import struct
 import tempfile
 import time
@@ -33,14 +35,17 @@ from typing import Callable
 import common
 
 SPEC = common.EXAMPLES / "resnet50.cnn"
+FORMATS = ("svg", "png")
+KERAS_NAME = "keras.utils.plot_model"
 TITLE = "Performance: diagram"
 
 
 @dataclass
 class Variant:
-    """One way of drawing the network, with the seconds of each of its steps per run."""
+    """One way of drawing the network in one format, with the seconds of each of its steps per run."""
 
     name: str
+    fmt: str
     steps: dict[str, list[float]] = field(default_factory=dict)
     image: bytes = b""
     error: str | None = None
@@ -59,8 +64,8 @@ def main() -> None:
     arguments = parse_arguments()
     machine = common.machine_description()
     variants = draw_with_cnndsl(arguments.runs)
-    keras_variant, build_seconds, import_seconds = draw_with_keras(arguments.runs)
-    variants.append(keras_variant)
+    keras_variants, build_seconds, import_seconds = draw_with_keras(arguments.runs)
+    variants += keras_variants
 
     body = report(machine, variants, build_seconds, import_seconds)
     print(body)
@@ -81,55 +86,68 @@ def parse_arguments() -> argparse.Namespace:
 
 def draw_with_cnndsl(runs: int) -> list[Variant]:
     from cnndsl.backends import graphviz_backend
-    from cnndsl.pipeline import analyse
-    from cnndsl.syntax import Source
 
-    text = SPEC.read_text(encoding="utf-8")
     options = {"cnndsl, expanded": {}}
     if "collapse" in inspect.signature(graphviz_backend.to_dot).parameters:
         options["cnndsl, collapsed"] = {"collapse": True}
 
     variants = []
-    for name, keywords in options.items():
-        variant = Variant(name)
-        for run in range(runs + 1):  # run 0 is untimed: it loads the parser and warms caches
-            network, analyse_seconds = _timed(lambda: analyse(Source(str(SPEC), text)).network)
-            dot, dot_seconds = _timed(lambda: graphviz_backend.to_dot(network, **keywords))
-            variant.image, render_seconds = _timed(lambda: graphviz_backend.render(dot, "png"))
-            if run:
-                variant.add("analyse the spec", analyse_seconds)
-                variant.add("DOT source", dot_seconds)
-                variant.add("render PNG with dot", render_seconds)
-        print(f"{name}: {common.seconds(variant.total())}", flush=True)
-        variants.append(variant)
+    for fmt in FORMATS:
+        for name, keywords in options.items():
+            variant = _draw_spec(Variant(name, fmt), keywords, runs)
+            print(f"{name}, {fmt}: {common.seconds(variant.total())}", flush=True)
+            variants.append(variant)
     return variants
+
+
+def _draw_spec(variant: Variant, keywords: dict[str, object], runs: int) -> Variant:
+    from cnndsl.backends import graphviz_backend
+    from cnndsl.pipeline import analyse
+    from cnndsl.syntax import Source
+
+    text = SPEC.read_text(encoding="utf-8")
+    for run in range(runs + 1):  # run 0 is untimed: it loads the parser and warms caches
+        network, analyse_seconds = _timed(lambda: analyse(Source(str(SPEC), text)).network)
+        dot, dot_seconds = _timed(lambda: graphviz_backend.to_dot(network, **keywords))
+        variant.image, render_seconds = _timed(lambda: graphviz_backend.render(dot, variant.fmt))
+        if run:
+            variant.add("analyse the spec", analyse_seconds)
+            variant.add("DOT source", dot_seconds)
+            variant.add("render with dot", render_seconds)
+    return variant
 
 
 # ---- Keras ------------------------------------------------------------------------------------
 
 
-def draw_with_keras(runs: int) -> tuple[Variant, float | None, float]:
-    """Draw with plot_model; return the variant, the model's build time and Keras's import time."""
+def draw_with_keras(runs: int) -> tuple[list[Variant], float, float]:
+    """Draw with plot_model in each format; return the variants, the model's build time and Keras's import time."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    variant = Variant("keras.utils.plot_model")
     _, import_seconds = _timed(_import_keras)
     import keras
 
     model, build_seconds = _timed(lambda: keras.applications.ResNet50(weights=None))
+    variants = []
     with tempfile.TemporaryDirectory(prefix="cnndsl-diagram-") as directory:
-        target = Path(directory) / "resnet50.png"
-        for run in range(runs + 1):  # the first run is untimed, as for cnndsl
-            try:
-                _, seconds = _timed(lambda: keras.utils.plot_model(
-                    model, to_file=str(target), show_shapes=True, show_layer_names=True))
-            except (ImportError, OSError, RuntimeError) as error:
-                variant.error = f"{type(error).__name__}: {error}"
-                return variant, build_seconds, import_seconds
-            if run:
-                variant.add("plot_model to PNG", seconds)
-        variant.image = target.read_bytes()
-    print(f"{variant.name}: {common.seconds(variant.total())}", flush=True)
-    return variant, build_seconds, import_seconds
+        for fmt in FORMATS:
+            variant = _plot_model(keras, model, Variant(KERAS_NAME, fmt), Path(directory) / f"resnet50.{fmt}", runs)
+            print(f"{KERAS_NAME}, {fmt}: {variant.error or common.seconds(variant.total())}", flush=True)
+            variants.append(variant)
+    return variants, build_seconds, import_seconds
+
+
+def _plot_model(keras, model, variant: Variant, target: Path, runs: int) -> Variant:
+    for run in range(runs + 1):  # run 0 is untimed, as for cnndsl
+        try:
+            _, seconds = _timed(lambda: keras.utils.plot_model(
+                model, to_file=str(target), show_shapes=True, show_layer_names=True))
+        except (ImportError, OSError, RuntimeError) as error:
+            variant.error = f"{type(error).__name__}: {error}"
+            return variant
+        if run:
+            variant.add("plot_model", seconds)
+    variant.image = target.read_bytes()
+    return variant
 
 
 def _import_keras() -> None:
@@ -149,11 +167,13 @@ def report(machine: dict[str, str], variants: list[Variant], build_seconds: floa
     rows = []
     for variant in variants:
         if variant.error:
-            rows.append([variant.name, "failed", "", ""])
+            rows.append([variant.name, variant.fmt.upper(), "failed", "", ""])
             continue
         steps = ", ".join(f"{step} {common.seconds(variant.median(step))}" for step in variant.steps)
-        rows.append([variant.name, common.seconds(variant.total()), steps, _png_size(variant.image)])
-    table = common.markdown_table(["diagram of ResNet-50", "total (median)", "steps (median)", "PNG"], rows)
+        rows.append([variant.name, variant.fmt.upper(), common.seconds(variant.total()), steps,
+                     _image_size(variant.image, variant.fmt)])
+    table = common.markdown_table(["diagram of ResNet-50", "format", "total (median)", "steps (median)", "image"],
+                                  rows)
     return f"""
 {common.machine_markdown(machine, common.command_line())}
 
@@ -166,17 +186,21 @@ def report(machine: dict[str, str], variants: list[Variant], build_seconds: floa
 
 
 def _comparison(variants: list[Variant], build_seconds: float, import_seconds: float) -> str:
-    keras_variant = variants[-1]
-    if keras_variant.error:
-        return f"keras.utils.plot_model could not run here: {keras_variant.error}"
-    plot = keras_variant.total()
     lines = [f"- Building the Keras model that plot_model needs took {common.seconds(build_seconds)}, after "
-             f"{common.seconds(import_seconds)} for `import keras`; neither is in the plot_model row."]
-    for variant in variants[:-1]:
-        lines.append(f"- {variant.name} from the spec: {common.seconds(variant.total())}, "
-                     f"{common.faster_or_slower(variant.total(), plot)} than plot_model alone and "
-                     f"{common.faster_or_slower(variant.total(), plot + build_seconds)} than building the "
-                     "model and plotting it.")
+             f"{common.seconds(import_seconds)} for `import keras`. Neither is in the plot_model rows."]
+    for fmt in FORMATS:
+        keras_variant = next(v for v in variants if v.name == KERAS_NAME and v.fmt == fmt)
+        if keras_variant.error:
+            lines.append(f"- {KERAS_NAME} could not draw {fmt.upper()} here: {keras_variant.error}")
+            continue
+        plot = keras_variant.total()
+        for variant in variants:
+            if variant.fmt != fmt or variant.name == KERAS_NAME:
+                continue
+            lines.append(f"- {fmt.upper()}, {variant.name} from the spec: {common.seconds(variant.total())}, "
+                         f"{common.faster_or_slower(variant.total(), plot)} than plot_model alone and "
+                         f"{common.faster_or_slower(variant.total(), plot + build_seconds)} than building the "
+                         "model and plotting it.")
     return "\n".join(lines)
 
 
@@ -189,12 +213,16 @@ def _pydot_note() -> str:
             "(`pip install pydot`) for this measurement only.")
 
 
-def _png_size(image: bytes) -> str:
-    """Return `width x height` from a PNG's header chunk."""
-    if image[:8] != b"\x89PNG\r\n\x1a\n" or len(image) < 24:
-        return "not a PNG"
-    width, height = struct.unpack(">II", image[16:24])
-    return f"{width}x{height} px, {len(image) / 1024:.0f} KiB"
+def _image_size(image: bytes, fmt: str) -> str:
+    """Return the size of a PNG in pixels or of an SVG in points, and its size in KiB."""
+    kibibytes = f"{len(image) / 1024:.0f} KiB"
+    if fmt == "png" and image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) >= 24:
+        width, height = struct.unpack(">II", image[16:24])
+        return f"{width}x{height} px, {kibibytes}"
+    match = re.search(rb'<svg width="([\d.]+)pt" height="([\d.]+)pt"', image[:2000])
+    if fmt == "svg" and match:
+        return f"{float(match[1]):.0f}x{float(match[2]):.0f} pt, {kibibytes}"
+    return kibibytes
 
 
 if __name__ == "__main__":

@@ -77,7 +77,10 @@ def estimate_memory(network: Network) -> MemoryEstimate:
 
 
 def check_memory(network: Network, limit: int) -> MemoryEstimate:
-    """Return the estimate, or raise CnnDslError at the largest layer when it is above `limit` bytes."""
+    """Return the estimate of a checked network, or raise CnnDslError at its largest layer above `limit` bytes.
+
+    A checked network has at least one layer, which the error points at.
+    """
     estimate = estimate_memory(network)
     if estimate.total_bytes <= limit:
         return estimate

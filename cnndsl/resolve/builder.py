@@ -160,7 +160,8 @@ class GraphBuilder:
             return None
 
         options = self._substituted(call.options, scope)
-        config = OptionReader(self._reporter(scope), kind, call.kind, options, call.span).read()
+        config = None if options is None else OptionReader(self._reporter(scope), kind, call.kind, options,
+                                                           call.span).read()
         name = self._name(scope, kind, call.options, call.span)
         return self._add(LayerNode(name=name, kind=kind, config=config, inputs=(current,), span=call.span,
                                    source=scope.source))
@@ -194,8 +195,9 @@ class GraphBuilder:
                        f"list the tensors to merge, e.g. `{written}(a, b)`, or use `{written}(b)` inside a chain")
             return None
 
-        options = self._substituted(options, scope)
-        config = OptionReader(self._reporter(scope), kind, written, options, span).read()
+        substituted = self._substituted(options, scope)
+        config = None if substituted is None else OptionReader(self._reporter(scope), kind, written, substituted,
+                                                               span).read()
         name = self._name(scope, kind, options, span)
         return self._add(LayerNode(name=name, kind=kind, config=config, inputs=tuple(inputs), span=span,
                                    source=scope.source))
@@ -476,12 +478,19 @@ class GraphBuilder:
                 self.warning(scope, f"the tensor `{name}` is never used", binding.span,
                              "use it, list it in `output`, or remove `-> " + name + "`")
 
-    def _substituted(self, options: tuple[syntax.Option, ...], scope: Scope) -> tuple[syntax.Option, ...]:
-        try:
-            return substitute_options(options, scope)
-        except OptionError as error:
-            self.error(scope, error.message, options[0].span if options else None, error.fix)
-            return tuple(option for option in options if option.value.kind is not ValueKind.EXPRESSION)
+    def _substituted(self, options: tuple[syntax.Option, ...], scope: Scope) -> tuple[syntax.Option, ...] | None:
+        """Substitute block parameters and arithmetic; report each failure at its option and return None.
+
+        A layer with a failed option gets no config, so that the option's
+        absence is not reported again as a missing required option.
+        """
+        substituted = []
+        for option in options:
+            try:
+                substituted += substitute_options((option,), scope)
+            except OptionError as error:
+                self.error(scope, error.message, option.span, error.fix)
+        return tuple(substituted) if len(substituted) == len(options) else None
 
     def _reporter(self, scope: Scope):
         return lambda message, span, fix: self.error(scope, message, span, fix)

@@ -12,8 +12,10 @@ from cnndsl.layers.values import MAX_INTEGER, MAX_NUMBER_LENGTH
 from cnndsl.syntax import Source, Span, Value, ValueKind
 
 # Fraction("1e999999999") would compute a billion-digit integer, so arithmetic
-# accepts exponents up to this size only.
+# accepts exponents up to this size only, and stops once an intermediate result
+# outgrows MAX_INTERMEDIATE, so that a long product cannot grow for minutes.
 MAX_EXPONENT = 64
+MAX_INTERMEDIATE = 2**256
 _EXPONENT = re.compile(r"[eE]([+-]?\d+)\Z")
 
 
@@ -87,7 +89,11 @@ def _evaluate(expression: syntax.Expression, scope: Scope) -> Fraction:
             if operands_done:
                 right = results.pop()
                 left = results.pop()
-                results.append(_apply(node.operator, left, right))
+                result = _apply(node.operator, left, right)
+                if abs(result.numerator) > MAX_INTERMEDIATE or result.denominator > MAX_INTERMEDIATE:
+                    raise OptionError(f"block arithmetic grows beyond {MAX_INTEGER:,} at `{node.operator}`",
+                                      "check the arithmetic and the block arguments")
+                results.append(result)
             else:
                 pending += [(node, True), (node.right, False), (node.left, False)]
             continue
