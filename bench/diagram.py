@@ -28,9 +28,9 @@ import re
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import common
 
@@ -107,9 +107,9 @@ def _draw_spec(variant: Variant, keywords: dict[str, object], runs: int) -> Vari
 
     text = SPEC.read_text(encoding="utf-8")
     for run in range(runs + 1):  # run 0 is untimed: it loads the parser and warms caches
-        network, analyse_seconds = _timed(lambda: analyse(Source(str(SPEC), text)).network)
-        dot, dot_seconds = _timed(lambda: graphviz_backend.to_dot(network, **keywords))
-        variant.image, render_seconds = _timed(lambda: graphviz_backend.render(dot, variant.fmt))
+        checked, analyse_seconds = _timed(analyse, Source(str(SPEC), text))
+        dot, dot_seconds = _timed(graphviz_backend.to_dot, checked.network, **keywords)
+        variant.image, render_seconds = _timed(graphviz_backend.render, dot, variant.fmt)
         if run:
             variant.add("analyse the spec", analyse_seconds)
             variant.add("DOT source", dot_seconds)
@@ -126,7 +126,7 @@ def draw_with_keras(runs: int) -> tuple[list[Variant], float, float]:
     _, import_seconds = _timed(_import_keras)
     import keras
 
-    model, build_seconds = _timed(lambda: keras.applications.ResNet50(weights=None))
+    model, build_seconds = _timed(keras.applications.ResNet50, weights=None)
     variants = []
     with tempfile.TemporaryDirectory(prefix="cnndsl-diagram-") as directory:
         for fmt in FORMATS:
@@ -139,8 +139,8 @@ def draw_with_keras(runs: int) -> tuple[list[Variant], float, float]:
 def _plot_model(keras, model, variant: Variant, target: Path, runs: int) -> Variant:
     for run in range(runs + 1):  # run 0 is untimed, as for cnndsl
         try:
-            _, seconds = _timed(lambda: keras.utils.plot_model(
-                model, to_file=str(target), show_shapes=True, show_layer_names=True))
+            _, seconds = _timed(keras.utils.plot_model, model, to_file=str(target), show_shapes=True,
+                                show_layer_names=True)
         except (ImportError, OSError, RuntimeError) as error:
             variant.error = f"{type(error).__name__}: {error}"
             return variant
@@ -154,9 +154,10 @@ def _import_keras() -> None:
     import keras  # noqa: F401 - timed for the report
 
 
-def _timed(function: Callable[[], object]) -> tuple[object, float]:
+def _timed(function: Callable[..., object], *arguments: object, **keywords: object) -> tuple[object, float]:
+    """Call `function` with the arguments; return its result and the seconds it took."""
     start = time.perf_counter()
-    result = function()
+    result = function(*arguments, **keywords)
     return result, time.perf_counter() - start
 
 

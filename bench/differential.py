@@ -85,7 +85,7 @@ def report(arguments: argparse.Namespace, outcomes: Counter, constructs: Counter
         + ("a small accepted model that fails on the CPU without a checker warning (or runs despite one)."
            if not arguments.no_run else "(with --no-run) nothing about running the models."),
         common.markdown_table(["Specs", "Count"], rows),
-        f"Time: {common.seconds(seconds)} ({outcomes['tried'] / seconds:.1f} specs per second).",
+        f"Time: {seconds:,.0f} s ({outcomes['tried'] / seconds:.1f} specs per second).",
         f"Specs using each layer kind and construct: {coverage}.",
     ])
 

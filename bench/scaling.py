@@ -29,8 +29,8 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import common
 import specs
@@ -147,9 +147,8 @@ def _worker(mode: str, path: Path, repeat: int) -> dict:
 
 def run_worker(mode: str, path: Path, repeat: int) -> None:
     """Print one JSON line: the median seconds (time) or peak MiB (memory) of each phase."""
-    from cnndsl.syntax import Source
-
     from cnndsl.parser import parse
+    from cnndsl.syntax import Source
 
     parse(Source("warm-up.cnn", "input 4\ndense 2\n"))  # loads the parser, which every later parse reuses
     source = Source(str(path), path.read_text(encoding="utf-8"))

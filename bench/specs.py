@@ -10,7 +10,7 @@ requested number of layers, as `cnndsl check` counts them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 HEADER = "input 32x32x16"
 HEAD = "gavgpool > dense 10 softmax"  # two layers
