@@ -2,7 +2,7 @@
 
 The checker walks the resolved graph in topological order and applies each
 layer kind's shape and parameter rules. Where Keras would fail to build the
-layer, it reports an error at the layer's position; a layer whose input is
+layer, it reports an error at the layer's position. A layer whose input is
 unknown because of an earlier error is skipped, so one mistake is reported once.
 """
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cnndsl.graph import Network
 from cnndsl.memory_guard import DEFAULT_MAX_MEMORY, check_memory
-from cnndsl.outputs import OutputError, StagedOutputs
+from cnndsl.outputs import OutputError, StagedOutputs, ensure_directory
 from cnndsl.pipeline import Checked, analyse
 from cnndsl.syntax import Source
 
@@ -18,7 +18,7 @@ FORMATS = ("svg", "png", "pdf", "dot")
 
 @dataclass
 class CompileOptions:
-    """What `cnndsl compile` writes, and where."""
+    """Settings of `cnndsl compile`: the outputs to write and their directory."""
 
     output_dir: Path = Path(".")
     targets: tuple[str, ...] = TARGETS
@@ -48,7 +48,7 @@ def compile_spec(source: Source, options: CompileOptions, input_path: Path | Non
     if "keras" in options.targets:
         check_memory(network, options.max_memory)  # before any output is written or TensorFlow imported
 
-    _ensure_directory(options.output_dir)
+    ensure_directory(options.output_dir)
     with StagedOutputs(options.output_dir, protected=input_path) as outputs:
         if "python" in options.targets:
             outputs.write_text(f"{stem}.py", _python_source(network, options, source))
@@ -65,18 +65,6 @@ def output_stem(source: Source, network: Network) -> str:
     if source.name == "<stdin>":
         return network.name
     return Path(source.name).stem or network.name
-
-
-def _ensure_directory(directory: Path) -> None:
-    if directory.is_dir():
-        return
-    if directory.exists():
-        raise OutputError(f"the output path {directory} exists and is not a directory; choose another with -o DIR")
-    try:
-        directory.mkdir(parents=True)
-    except OSError as error:
-        raise OutputError(f"cannot create the output directory {directory}: {error.strerror}; "
-                          "choose another with -o DIR") from None
 
 
 def default_style(network: Network) -> str:

@@ -16,6 +16,19 @@ class OutputError(Exception):
     """Raised when an output file cannot be written; the message names the path and the fix."""
 
 
+def ensure_directory(directory: Path) -> None:
+    """Create the output directory if needed; raise OutputError when it cannot be used."""
+    if directory.is_dir():
+        return
+    if directory.exists():
+        raise OutputError(f"the output path {directory} exists and is not a directory; choose another with -o DIR")
+    try:
+        directory.mkdir(parents=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the output directory {directory}: {error.strerror}; "
+                          "choose another with -o DIR") from None
+
+
 class StagedOutputs:
     """Collects output files in temporary files beside their targets and commits them together."""
 

@@ -56,7 +56,7 @@ class ValueKind(enum.Enum):
 class Value:
     """One literal as written: `28x28x1`, `1/255`, `0.5`, a word such as `same`, or `(4 * filters)`.
 
-    For an EXPRESSION, `expression` holds the arithmetic and `text` the source text.
+    For an EXPRESSION, `expression` is the arithmetic and `text` the source text.
     """
 
     kind: ValueKind

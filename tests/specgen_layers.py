@@ -14,7 +14,6 @@ a block parameter, written as a `ParamExpr`.
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence, TypeVar

@@ -20,7 +20,6 @@ import pytest
 
 from cnndsl.backends.graphviz_backend import to_dot
 from cnndsl.backends.python_source import STYLES, generate_source
-from cnndsl.driver import CompileOptions, compile_spec
 from cnndsl.graph import BlockInstance, InputNode, LayerNode, Network
 from cnndsl.layers import KINDS_BY_NAME
 from cnndsl.pipeline import analyse_text
@@ -123,7 +122,7 @@ def test_legal_spec_builds_the_same_model_from_source():
 
 
 @requires_dot
-def test_dot_of_a_legal_spec_keeps_one_node_per_layer():
+def test_dot_one_node_per_layer():
     network = analyse_text(LEGAL_BUT_HOSTILE_SPEC, "legal.cnn").network
 
     for collapse in (False, True):

@@ -140,7 +140,7 @@ def test_flatten_of_unknown_size_warns():
     assert network.layers[0].output_shape == (None,)
 
 
-def test_dense_after_flatten_of_unknown_size_is_an_error():
+def test_dense_after_unknown_flatten_rejected():
     network = graph_with_unknown_size("flatten", "dense 10")
 
     diagnostics = check(network)

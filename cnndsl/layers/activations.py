@@ -1,10 +1,10 @@
 """Standalone activation layer kinds: `relu`, `leaky_relu 0.1`, `softmax`, ...
 
 Parameter-free activations become keras.layers.Activation("name"). The two
-with a parameter use their own Keras layers, so the value is kept:
-`leaky_relu` is keras.layers.LeakyReLU (default slope 0.3, the layer's
-default; note that the function keras.activations.leaky_relu, used by
-`conv ... leaky_relu`, defaults to 0.2) and `elu` is keras.layers.ELU.
+with a parameter use their own Keras layers, so the value is kept: `leaky_relu`
+is keras.layers.LeakyReLU and `elu` is keras.layers.ELU. The layer's default
+slope is 0.3, while the function keras.activations.leaky_relu, which
+`conv ... leaky_relu` uses, defaults to 0.2 (Keras 3.15).
 """
 
 from __future__ import annotations

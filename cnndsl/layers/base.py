@@ -1,4 +1,4 @@
-"""How a layer kind is defined: its DSL form, Keras class and rules, in one object.
+"""The definition of a layer kind: its DSL form, Keras class and rules, in one object.
 
 Every layer kind in cnndsl is one `LayerKind`. The resolver reads its options to
 turn a written layer into Keras arguments, the checker calls its shape and
@@ -34,9 +34,9 @@ class OptionSpec:
     """One Keras argument of a layer kind and every way a spec may write it.
 
     `name` is the Keras argument name, which is also the keyword form
-    (`kernel_size=5`); `aliases` are shorter keywords (`kernel=5`). A bare number
-    or size fills the first unset `positional` option; `prefix` enables the
-    compact form (`k5`, `s2`); `flags` maps bare words to values (`same`,
+    (`kernel_size=5`), and `aliases` are shorter keywords (`kernel=5`). A bare
+    number or size fills the first unset `positional` option. `prefix` enables
+    the compact form (`k5`, `s2`), and `flags` maps bare words to values (`same`,
     `nobias`). `keras_positional` options are passed positionally in generated code.
     """
 
@@ -94,7 +94,7 @@ class LayerKind:
 
     `input_rank` is the rank (without batch) Keras requires, or None for any
     rank of at least `min_rank`. `output_shape` and `params` are the shape and
-    parameter rules; both receive the resolved config and the input shape, and
+    parameter rules. Both receive the resolved config and the input shape, and
     `output_shape` raises ShapeError where Keras would fail. `warnings` lists
     (message, fix) pairs for inputs that Keras accepts but users rarely mean.
     `fixed` are Keras arguments set by the kind itself (Activation("relu")).

@@ -1,8 +1,8 @@
 """Merge layer kinds: add, subtract, multiply, average, maximum, minimum, concat.
 
 Element-wise merges follow Keras 3's broadcasting (keras.src.layers.merging.
-base_merge, Keras 3.15): shapes are aligned from the last axis, and a size of
-1 stretches to the other size; any other difference is an error. When ranks
+base_merge, Keras 3.15). Shapes are aligned from the last axis, and a size of
+1 stretches to the other size. Any other difference is an error. When ranks
 differ, Keras also inserts size-1 axes after the batch axis of the shorter
 input before merging, so both alignments must agree.
 

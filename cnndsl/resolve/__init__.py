@@ -20,7 +20,7 @@ from cnndsl.layers.values import MAX_INTEGER, integer_too_large
 from cnndsl.resolve.builder import GraphBuilder
 from cnndsl.resolve.imports import collect_blocks
 from cnndsl.resolve.scope import Scope
-from cnndsl.syntax import Span, Value, ValueKind
+from cnndsl.syntax import Span, Value
 
 INPUT_NAME = "input"
 

@@ -2,7 +2,7 @@
 
 A `use "path"` is resolved relative to the directory of the file that
 contains it (the current directory for standard input). Every file is
-imported once; a file that imports itself through a chain of `use` lines is
+imported once. A file that imports itself through a chain of `use` lines is
 an error, reported at the `use` line that closes the cycle.
 """
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from cnndsl.errors import Diagnostic
 from cnndsl.graph import Network
-from cnndsl.outputs import OutputError, StagedOutputs
+from cnndsl.driver import output_stem
+from cnndsl.outputs import StagedOutputs, ensure_directory
 from cnndsl.syntax import Source
 from cnndsl.training.data import Dataset, Fitting, load_dataset, model_inputs, split_fraction
 from cnndsl.training.errors import DataError, TrainingError
@@ -135,9 +136,9 @@ def train_spec(source: Source, options: TrainOptions, input_path: Path | None = 
     log(f"seed: {prepared.seed} (pass --seed {prepared.seed} to repeat this run)")
 
     # Create the output directory now, so that an unusable -o fails before training, not after.
-    _ensure_directory(options.output_dir)
+    ensure_directory(options.output_dir)
     model, record = fit(prepared, options, source.name)
-    stem = options.stem or _stem(source, prepared.network)
+    stem = options.stem or output_stem(source, prepared.network)
     written = write_outputs(model, record, stem, options.output_dir, input_path)
     log("test: " + ", ".join(f"{name} {value:.4f}" for name, value in record.test_metrics.items()))
     if len(record.class_names) <= MAX_PRINTED_CLASSES:
@@ -223,7 +224,7 @@ def write_outputs(model, record, stem: str, directory: Path, input_path: Path | 
     from cnndsl.backends.keras_backend import save_model
     from cnndsl.training import plots
 
-    _ensure_directory(directory)
+    ensure_directory(directory)
     metric = next(iter(record.settings["metrics"]), None)
     with StagedOutputs(directory, protected=input_path) as outputs:
         outputs.write_with(f"{stem}.keras", lambda path: save_model(model, path))
@@ -234,21 +235,3 @@ def write_outputs(model, record, stem: str, directory: Path, input_path: Path | 
         outputs.write_with(f"{stem}.confusion.png",
                            lambda path: plots.plot_confusion(record.confusion, record.class_names, path))
         return outputs.commit()
-
-
-def _ensure_directory(directory: Path) -> None:
-    if directory.is_dir():
-        return
-    if directory.exists():
-        raise OutputError(f"the output path {directory} exists and is not a directory; choose another with -o DIR")
-    try:
-        directory.mkdir(parents=True)
-    except OSError as error:
-        raise OutputError(f"cannot create the output directory {directory}: {error.strerror}; "
-                          "choose another with -o DIR") from None
-
-
-def _stem(source: Source, network: Network) -> str:
-    from cnndsl.driver import output_stem
-
-    return output_stem(source, network)
