@@ -7,7 +7,8 @@ from the repository root). Both models train in this one process, with the
 same seed and the same data arrays, loaded, scaled and split by
 cnndsl.training.data. Both use the settings of examples/lenet.cnn's train
 section: SGD with learning rate 0.01 and momentum 0.9, batch size 32, up to
-15 epochs, 10% of the training images held out for validation, and early
+15 epochs, 10% of the training images held out for validation, the learning
+rate divided by 10 after each epoch without a lower val_loss, and early
 stopping on val_loss with patience 3. A paired timing then alternates epochs of fresh copies of both
 models. The script prints the test accuracies, the seconds per epoch and
 their ratios, and replaces the "Training" section of docs/benchmarks.md.
@@ -37,6 +38,7 @@ PAIRED_IMAGES = 6_000  # training images per epoch of the paired timing
 # The hand-written run must use exactly the settings of examples/lenet.cnn's train section.
 EXPECTED_SETTINGS = {"optimizer": "sgd", "learning_rate": 0.01, "momentum": 0.9, "batch_size": 32, "epochs": 15,
                      "validation": 0.1, "patience": 3, "monitor": "val_loss", "restore_best_weights": False,
+                     "lr_patience": 1, "lr_factor": 0.1, "lr_monitor": "val_loss", "min_lr": 0.0,
                      "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
 
 
@@ -122,13 +124,14 @@ def run_hand_written(arguments: argparse.Namespace, settings: dict) -> dict:
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.01, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     timer = EpochTimer()
+    reduce_rate = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.1, patience=1)
     stopping = keras.callbacks.EarlyStopping(monitor="val_loss", patience=3)
 
     print("hand-written: keras.Sequential LeNet-5, model.fit", flush=True)
     started = time.perf_counter()
     history = model.fit(model_inputs(x_train, True), y_train.astype("int32"), batch_size=32, epochs=15,
                         validation_data=(model_inputs(x_validation, True), y_validation.astype("int32")),
-                        callbacks=[timer, stopping], verbose=2)
+                        callbacks=[timer, reduce_rate, stopping], verbose=2)
     test = model.evaluate(model_inputs(dataset.x_test, True), dataset.y_test.astype("int32"), batch_size=32,
                           verbose=0, return_dict=True)
     return {"history": {key: [float(v) for v in values] for key, values in history.history.items()},
@@ -235,9 +238,15 @@ def training_section(results: dict) -> str:
     return f"""
 LeNet-5 (examples/lenet.cnn) on MNIST ({images['training']:,} training, {images['validation']:,}
 validation and {images['test']:,} test images): SGD with learning rate 0.01 and momentum 0.9, batch size 32, up to
-15 epochs, early stopping on val_loss with patience 3, seed {results['seed']}. The compiled model
-runs through `cnndsl train`. The hand-written one is the same network as a `keras.Sequential`,
-trained with `model.fit` on the same arrays right after it, in the same process.
+15 epochs, the learning rate divided by 10 after every epoch without a lower val_loss
+(`reduce_lr 1`, Keras' ReduceLROnPlateau), early stopping on val_loss with patience 3, seed
+{results['seed']}. The compiled model runs through `cnndsl train`. The hand-written one is the same
+network as a `keras.Sequential`, trained with `model.fit` on the same arrays right after it, in the
+same process.
+
+The same recipe without `reduce_lr` stopped at epoch 9 with 98.64% test accuracy for both models
+(run of 2026-12-04 21:43 UTC, commit 289ed85): at the constant learning rate its val_loss was
+lowest at epoch 6, and the three epochs after it did not improve on it.
 
 {common.machine_markdown(results['machine'], results['command'])}
 Load average at the end: {results['load_after']}.

@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import threading
 from pathlib import Path
 
-from lark import Lark, Token, Tree
+from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from cnndsl import syntax
@@ -56,19 +57,24 @@ def grammar_text() -> str:
         return resources.files("cnndsl.grammars").joinpath("cnn.lark").read_text(encoding="utf-8")
 
 
-# The parser keeps every token, keywords and brackets included, so that _build
-# can compute each node's span from its first and last token. Lark's own span
-# tracking (propagate_positions) took about 60% of Lark's parse time on a
-# 10,000-layer spec.
+# The parser keeps every token, keywords and brackets included, so that each
+# reduction can compute its node's span from its first and last token. Lark's
+# own span tracking (propagate_positions) took about 60% of Lark's parse time
+# on a 10,000-layer spec.
 PARSER_OPTIONS = {"parser": "lalr", "keep_all_tokens": True, "maybe_placeholders": False}
 
 # A terminal declared as `NAME: ...` or `NAME.2: ...` at the start of a grammar line.
 _TERMINAL_DEFINITION = re.compile(r"^([A-Z][A-Z0-9_]*)(?:\.-?\d+)?\s*:", re.MULTILINE)
 
+# The source being parsed, for the few reductions that quote it or report an
+# error; one per thread, because one parser serves every thread.
+_current = threading.local()
+
 
 @functools.lru_cache(maxsize=1)
 def _lark() -> Lark:
-    return cached_parser(grammar_text(), PARSER_OPTIONS)
+    """Return the parser; it calls _ToSyntax at every reduction instead of building a parse tree."""
+    return cached_parser(grammar_text(), PARSER_OPTIONS, {"transformer": _Reductions(_kept_terminals())})
 
 
 @functools.lru_cache(maxsize=1)
@@ -86,64 +92,55 @@ def _kept_terminals() -> frozenset[str]:
 
 def parse(source: Source) -> syntax.Spec:
     """Parse `source` into a Spec; raise CnnDslError with the position of a syntax error."""
+    _current.source = source
     try:
-        tree = _lark().parse(source.text + "\n")
+        statements, _ = _lark().parse(source.text + "\n")
     except UnexpectedInput as error:
         diagnostic = dataclasses.replace(_syntax_diagnostic(source, error), source=source)
         raise CnnDslError(source, [diagnostic]) from None
-    statements = _build(tree, _ToSyntax(source))
+    finally:
+        _current.source = None
     return syntax.Spec(source=source, statements=tuple(statements))
 
 
-class _Frame:
-    """A parse tree node whose children are being converted: the work of one level of _build."""
+class _Reductions:
+    """The callbacks that Lark's LALR parser calls when it reduces a rule, one attribute per rule.
 
-    __slots__ = ("node", "pending", "children", "start", "end")
-
-    def __init__(self, node: Tree):
-        self.node = node
-        self.pending = iter(node.children)  # the children not visited yet
-        self.children: list = []  # converted child nodes and kept tokens, in order
-        self.start: tuple[int, int] | None = None  # line and column where the first token starts
-        self.end: tuple[int, int] | None = None  # line and column where the last token ends
-
-    def cover(self, start: tuple[int, int] | None, end: tuple[int, int] | None) -> None:
-        """Extend the node's span over a child that starts at `start` and ends at `end`."""
-        if start is None:
-            return
-        if self.start is None:
-            self.start = start
-        self.end = end
-
-
-def _build(tree: Tree, builder: _ToSyntax):
-    """Convert a parse tree into syntax nodes, children before parents.
-
-    The walk keeps its own stack instead of recursing, so a long or deeply
-    nested spec cannot exhaust Python's recursion limit. A node's span runs
-    from the start of its first token to the end of its last one, as Lark's
-    propagate_positions computes it.
+    Each callback receives the rule's children: tokens, and the `(node, span)`
+    pairs of the rules reduced before. It computes the node's span, from the
+    start of its first token to the end of its last one (as Lark's
+    propagate_positions would), keeps the tokens that _ToSyntax needs and calls
+    the _ToSyntax method of the same name. Building nodes as the parser reduces
+    saves building a parse tree and walking it, and needs no recursion however
+    deeply a spec nests.
     """
-    kept = _kept_terminals()
-    stack = [_Frame(tree)]
-    while True:
-        frame = stack[-1]
-        for child in frame.pending:
-            if isinstance(child, Token):
-                frame.cover((child.line, child.column), (child.end_line, child.end_column))
-                if child.type in kept:
-                    frame.children.append(child)
+
+    def __init__(self, kept: frozenset[str]):
+        builder = _ToSyntax()
+        for rule in _RULES:
+            setattr(self, rule, _reduction(getattr(builder, rule), kept))
+
+
+def _reduction(convert, kept: frozenset[str]):
+    def reduce(children: list):
+        parts = []
+        first = last = None  # the first and last child that has a position
+        for child in children:
+            if child.__class__ is tuple:
+                node, span = child
+                parts.append(node)
+                if span is not None:
+                    first = first or span
+                    last = span
             else:
-                stack.append(_Frame(child))
-                break
-        else:
-            stack.pop()
-            span = Span(*frame.start, *frame.end) if frame.start is not None else None
-            result = builder.convert(frame.node.data, span, frame.children)
-            if not stack:
-                return result
-            stack[-1].children.append(result)
-            stack[-1].cover(frame.start, frame.end)
+                first = first or child
+                last = child
+                if child.type in kept:
+                    parts.append(child)
+        span = Span(first.line, first.column, last.end_line, last.end_column) if first is not None else None
+        return convert(span, parts), span
+
+    return reduce
 
 
 def _token_span(token: Token) -> Span:
@@ -153,16 +150,15 @@ def _token_span(token: Token) -> Span:
 class _ToSyntax:
     """Build frozen syntax nodes; all validation happens later, on the nodes.
 
-    Each method is named after a grammar rule (or its `-> alias`) and receives
-    the node's span and its converted children, without keywords and brackets.
+    Each function is named after a grammar rule (or its `-> alias`) and
+    receives the node's span and its converted children, without keywords and
+    brackets.
     """
 
-    def __init__(self, source: Source):
-        self.source = source
-
-    def convert(self, rule: str, span: Span | None, children: list):
-        """Build the syntax node of one parse tree node of grammar rule `rule`."""
-        return getattr(self, rule)(span, children)
+    @property
+    def source(self) -> Source:
+        """The source being parsed in this thread."""
+        return _current.source
 
     def atom(self, span, children):
         # `( expression )` inside arithmetic; Lark inlines it unless every token is kept.
@@ -295,6 +291,11 @@ class _ToSyntax:
     multiply = _operation("*")
     floor_divide = _operation("//")
     del _operation
+
+
+# The rules and aliases of grammars/cnn.lark that reach a callback; a test
+# checks that the list matches the grammar.
+_RULES = tuple(name for name in vars(_ToSyntax) if not name.startswith("_") and name != "source")
 
 
 def _callee_span(token: Token) -> Span:

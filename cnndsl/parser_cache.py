@@ -34,17 +34,23 @@ CACHE_DIR_VARIABLE = "CNNDSL_CACHE_DIR"
 STALE_AFTER_SECONDS = 30 * 24 * 3600
 
 
-def cached_parser(grammar: str, options: dict[str, Any]) -> lark.Lark:
-    """Return `Lark(grammar, **options)`, loaded from the cache when a fresh copy is there."""
+def cached_parser(grammar: str, options: dict[str, Any], live: dict[str, Any] | None = None) -> lark.Lark:
+    """Return `Lark(grammar, **options, **live)`, loaded from the cache when a fresh copy is there.
+
+    `live` holds objects that the cache file does not store and its name does
+    not depend on, such as the transformer: Lark accepts them when it loads a
+    saved parser (lark.lark._LOAD_ALLOWED_OPTIONS lists them).
+    """
+    live = live or {}
     directory = cache_directory()
     if directory is None:
-        return lark.Lark(grammar, **options)
+        return lark.Lark(grammar, **options, **live)
 
     path = cache_path(grammar, options, directory)
-    parser = _load(path)
+    parser = _load(path, live)
     if parser is None:
-        parser = lark.Lark(grammar, **options)
-        _store(parser, path)
+        parser = lark.Lark(grammar, **options, **live)
+        _store(parser, path, exclude=tuple(live))
     return parser
 
 
@@ -69,10 +75,11 @@ def cache_path(grammar: str, options: dict[str, Any], directory: Path) -> Path:
     return directory / f"parser-{hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]}.pickle"
 
 
-def _load(path: Path) -> lark.Lark | None:
+def _load(path: Path, live: dict[str, Any]) -> lark.Lark | None:
     try:
         with path.open("rb") as file:
-            return lark.Lark.load(file)
+            # Lark.load takes no options; Lark's own cache loads through _load to pass them.
+            return lark.Lark.__new__(lark.Lark)._load(file, **live)
     except FileNotFoundError:
         return None
     except Exception as error:  # noqa: BLE001 - any unreadable file (truncated, corrupt, a directory) is rebuilt
@@ -81,7 +88,7 @@ def _load(path: Path) -> lark.Lark | None:
         return None
 
 
-def _store(parser: lark.Lark, path: Path) -> None:
+def _store(parser: lark.Lark, path: Path, exclude: tuple[str, ...]) -> None:
     """Save `parser` to `path` through a temporary file, so that no process ever reads a partial file."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -89,7 +96,7 @@ def _store(parser: lark.Lark, path: Path) -> None:
         # The file is a pickle, so it is written readable by its owner only.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(handle, "wb") as file:
-            parser.save(file)
+            parser.save(file, exclude_options=exclude)
         os.replace(temporary, path)
     except OSError as error:
         LOGGER.debug("cannot write the parser cache %s (%s)", path, error)

@@ -194,6 +194,18 @@ def test_early_stopping_stops(tmp_path, small_npz):
     assert record.epochs_run < 6
 
 
+def test_reduce_lr_lowers_learning_rate(tmp_path, small_npz):
+    # Patience 0 reduces the rate after every epoch whose training loss is not
+    # the lowest so far; a huge rate makes the loss rise at once.
+    section = "train {\n optimizer sgd learning_rate=50\n epochs 3\n reduce_lr 0 factor=0.5 monitor=loss\n seed 1\n}\n"
+    record, _ = train(tmp_path, section=section, data=str(small_npz))
+
+    rates = record.history["learning_rate"]
+    assert rates[0] == pytest.approx(50)
+    assert all(later in (earlier, earlier / 2) for earlier, later in zip(rates, rates[1:]))
+    assert min(rates) < 50
+
+
 def test_categorical_loss_logits_and_top5(tmp_path, small_npz):
     section = ("train {\n loss categorical_crossentropy\n metrics accuracy top5_accuracy\n"
                " validation test\n epochs 1 > seed 1\n}\n")

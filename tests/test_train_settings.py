@@ -8,7 +8,7 @@ from cnndsl.errors import CnnDslError
 from cnndsl.parser import parse
 from cnndsl.syntax import Source
 from cnndsl.training.settings import (
-    EARLY_STOPPING_OFF,
+    OFF,
     TrainSettings,
     apply_overrides,
     consistency_problems,
@@ -55,6 +55,34 @@ def test_full_section():
     assert settings.monitor == "val_accuracy"
     assert settings.restore_best_weights is True
     assert settings.seed == 7
+
+
+def test_reduce_lr_section():
+    settings = read("train {\n reduce_lr 2 factor=1/2 monitor=val_accuracy min_lr=1e-5\n}\n")
+
+    assert settings.lr_patience == 2
+    assert settings.lr_factor == 0.5
+    assert settings.lr_monitor == "val_accuracy"
+    assert settings.min_lr == 1e-5
+    assert read("train {\n reduce_lr patience=1\n}\n").lr_patience == 1
+    assert read("").lr_patience is None
+
+
+@pytest.mark.parametrize("section, message", [
+    ("reduce_lr 1 factor=1", "the factor `1` must be between 0 and 1"),
+    ("reduce_lr 1 factor=0", "the factor `0` must be between 0 and 1"),
+    ("reduce_lr 1 min_lr=-1", "`-1` must not be negative"),
+    ("reduce_lr 1 cooldown=2", "`reduce_lr` has no option `cooldown`"),
+    ("reduce_lr", "`reduce_lr` needs a value"),
+])
+def test_reduce_lr_invalid(section, message):
+    lines = errors(f"train {{\n {section}\n}}\n")
+    assert any(message in line for line in lines), lines
+
+
+def test_reduce_lr_monitor_must_be_logged():
+    lines = errors("train {\n validation none\n reduce_lr 1\n}\n")
+    assert any(":6:2: error: reduce_lr cannot monitor `val_loss`" in line for line in lines), lines
 
 
 def test_learning_rate_accepts_ratio_and_exponent():
@@ -154,7 +182,14 @@ def test_optimizer_override_resets_its_options():
 
 def test_patience_off_disables_early_stopping():
     spec = read("train {\n early_stopping 3\n}\n")
-    assert apply_overrides(spec, {"patience": EARLY_STOPPING_OFF}).patience is None
+    assert apply_overrides(spec, {"patience": OFF}).patience is None
+
+
+def test_reduce_lr_off_and_factor_override():
+    spec = read("train {\n reduce_lr 2 factor=0.5\n}\n")
+
+    assert apply_overrides(spec, {"lr_patience": OFF}).lr_patience is None
+    assert apply_overrides(spec, {"lr_factor": 0.2}) == TrainSettings(lr_patience=2, lr_factor=0.2)
 
 
 def test_consistency_after_overrides():

@@ -67,6 +67,11 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--monitor", metavar="NAME",
                        help="quantity that early stopping watches, such as val_loss or val_accuracy "
                             "(default: val_loss)")
+    group.add_argument("--reduce-lr", dest="lr_patience", type=_argument(_patience), metavar="EPOCHS",
+                       help="multiply the learning rate by --lr-factor after this many epochs without "
+                            "improvement of val_loss, or `off` (default: off)")
+    group.add_argument("--lr-factor", type=_argument(train_settings.parse_factor), metavar="FACTOR",
+                       help="factor of --reduce-lr, between 0 and 1 (default: 0.1)")
     group.add_argument("--seed", type=_argument(train_settings.parse_count), metavar="N",
                        help="random seed; the same seed repeats a run exactly on the same machine "
                             "(default: drawn at random and printed)")
@@ -114,7 +119,7 @@ def command_train(arguments: argparse.Namespace) -> int:
 
 def _overrides(arguments: argparse.Namespace) -> dict[str, Any]:
     names = ("optimizer", "learning_rate", "momentum", "loss", "metrics", "batch_size", "epochs", "validation",
-             "patience", "monitor", "seed")
+             "patience", "monitor", "lr_patience", "lr_factor", "seed")
     return {name: getattr(arguments, name) for name in names}
 
 
@@ -146,5 +151,5 @@ def _metrics(text: str) -> tuple[str, ...]:
 
 def _patience(text: str) -> int | str:
     if text == "off":
-        return train_settings.EARLY_STOPPING_OFF
+        return train_settings.OFF
     return train_settings.parse_count(text)

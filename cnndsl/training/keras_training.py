@@ -110,9 +110,13 @@ def _metric(name: str, loss: str):
 
 
 def make_callbacks(settings: TrainSettings, tensorboard: Path | None) -> tuple[list, EpochTimer]:
-    """Return the callbacks for fit: the epoch timer, then early stopping and TensorBoard when asked for."""
+    """Return the callbacks for fit: the epoch timer, then the learning-rate reduction, early stopping and
+    TensorBoard when asked for."""
     timer = EpochTimer()
     callbacks = [timer]
+    if settings.lr_patience is not None:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=settings.lr_monitor, factor=settings.lr_factor,
+                                                           patience=settings.lr_patience, min_lr=settings.min_lr))
     if settings.patience is not None:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=settings.monitor, patience=settings.patience,
                                                        restore_best_weights=settings.restore_best_weights))

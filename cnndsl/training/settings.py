@@ -27,7 +27,8 @@ LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary
 METRICS = ("accuracy", "top5_accuracy")
 BOOLEANS = {"true": True, "yes": True, "false": False, "no": False}
 STRATEGIES = ("default", "mirrored", "multi_worker")  # tf.distribute strategies; see keras_training.py
-EARLY_STOPPING_OFF = "off"  # the command-line value of `patience` that turns the spec's early stopping off
+OFF = "off"  # the command-line value of `--patience` or `--reduce-lr` that turns the spec's setting off
+PATIENCE_FIELDS = ("patience", "lr_patience")  # the settings that OFF turns off
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class TrainSettings:
     patience: int | None = None  # None: no early stopping
     monitor: str = "val_loss"
     restore_best_weights: bool = False
+    lr_patience: int | None = None  # None: the learning rate is never reduced
+    lr_factor: float = 0.1  # Keras' ReduceLROnPlateau defaults, from here to min_lr
+    lr_monitor: str = "val_loss"
+    min_lr: float = 0.0
     seed: int | None = None  # None: drawn at random, then reported so that the run can be repeated
 
     def monitors(self) -> tuple[str, ...]:
@@ -117,6 +122,21 @@ def parse_choice(text: str, choices: tuple[str, ...], what: str) -> str:
                       hint or f"choose one of {', '.join(choices)}")
 
 
+def parse_factor(text: str) -> float:
+    """Parse the factor that multiplies a learning rate: above 0 and below 1."""
+    number = _number(text)
+    if not 0 < number < 1:
+        raise OptionError(f"the factor `{text}` must be between 0 and 1", "write a factor such as 0.1")
+    return number
+
+
+def parse_minimum_rate(text: str) -> float:
+    number = _number(text)
+    if number < 0:
+        raise OptionError(f"`{text}` must not be negative", "write a learning rate such as 1e-5, or 0")
+    return number
+
+
 def parse_boolean(text: str) -> bool:
     if text in BOOLEANS:
         return BOOLEANS[text]
@@ -158,6 +178,11 @@ SETTING_FORMS: dict[str, _Form] = {
                             {"patience": ("patience", parse_count),
                              "monitor": ("monitor", str),
                              "restore_best_weights": ("restore_best_weights", parse_boolean)}),
+    "reduce_lr": _Form("lr_patience", parse_count,
+                       {"patience": ("lr_patience", parse_count),
+                        "factor": ("lr_factor", parse_factor),
+                        "monitor": ("lr_monitor", str),
+                        "min_lr": ("min_lr", parse_minimum_rate)}),
     "seed": _Form("seed", parse_count),
 }
 
@@ -224,7 +249,7 @@ def _read_setting(call: syntax.LayerCall, values: dict[str, Any], seen: dict[str
 
     positional = [option for option in call.options if option.keyword is None]
     keywords = {option.keyword for option in call.options}
-    if not positional and not (call.kind == "early_stopping" and "patience" in keywords):
+    if not positional and not ("patience" in form.keywords and "patience" in keywords):
         diagnostics.append(_error(f"`{call.kind}` needs a value", call.span, _example(call.kind)))
     if len(positional) > 1 and not form.repeated:
         diagnostics.append(_error(f"`{call.kind}` takes one value", positional[1].span, _example(call.kind)))
@@ -271,7 +296,7 @@ def _parse_option(option: Option, parse_text: Callable[[str], Any], diagnostics:
 def _consistency_errors(settings: TrainSettings, seen: dict[str, Span]) -> list[Diagnostic]:
     """Check settings that are valid alone but not together, and point at the line to change."""
     problems = consistency_problems(settings)
-    where = {"momentum": "optimizer", "monitor": "early_stopping"}
+    where = {"momentum": "optimizer", "monitor": "early_stopping", "lr_monitor": "reduce_lr"}
     return [_error(message, seen.get(where[setting]), fix) for setting, message, fix in problems]
 
 
@@ -281,17 +306,21 @@ def consistency_problems(settings: TrainSettings) -> list[tuple[str, str, str]]:
     if settings.momentum is not None and settings.optimizer not in MOMENTUM_OPTIMIZERS:
         problems.append(("momentum", f"the {settings.optimizer} optimizer has no momentum",
                          f"remove momentum, or use {' or '.join(MOMENTUM_OPTIMIZERS)}"))
-    if settings.patience is not None and settings.monitor not in settings.monitors():
-        hint = did_you_mean(settings.monitor, settings.monitors())
-        problems.append(("monitor", f"early stopping cannot monitor `{settings.monitor}` with these settings",
-                         hint or f"monitor one of {', '.join(settings.monitors())}"))
+    watchers = (("monitor", settings.patience, settings.monitor, "early stopping"),
+                ("lr_monitor", settings.lr_patience, settings.lr_monitor, "reduce_lr"))
+    for setting, patience, monitor, what in watchers:
+        if patience is not None and monitor not in settings.monitors():
+            hint = did_you_mean(monitor, settings.monitors())
+            problems.append((setting, f"{what} cannot monitor `{monitor}` with these settings",
+                             hint or f"monitor one of {', '.join(settings.monitors())}"))
     return problems
 
 
 def _example(kind: str) -> str:
     examples = {"optimizer": "optimizer sgd learning_rate=0.01", "loss": "loss sparse_categorical_crossentropy",
                 "metrics": "metrics accuracy", "batch_size": "batch_size 32", "epochs": "epochs 15",
-                "validation": "validation 0.1", "early_stopping": "early_stopping 3", "seed": "seed 42"}
+                "validation": "validation 0.1", "early_stopping": "early_stopping 3", "reduce_lr": "reduce_lr 1 factor=0.1",
+                "seed": "seed 42"}
     return f"write it like `{examples[kind]}`"
 
 
@@ -306,7 +335,7 @@ def apply_overrides(settings: TrainSettings, overrides: dict[str, Any]) -> Train
 
     `--optimizer` replaces the spec's whole optimizer line, because a learning
     rate or momentum tuned for one optimizer rarely suits another. A patience
-    of EARLY_STOPPING_OFF turns early stopping off.
+    of OFF turns early stopping, or the learning-rate reduction, off.
     """
     given = {name: value for name, value in overrides.items() if value is not None}
     unknown = set(given) - {setting.name for setting in fields(TrainSettings)}
@@ -315,9 +344,10 @@ def apply_overrides(settings: TrainSettings, overrides: dict[str, Any]) -> Train
 
     if "optimizer" in given:
         settings = replace(settings, learning_rate=None, momentum=None)
-    if given.get("patience") == EARLY_STOPPING_OFF:
-        settings = replace(settings, patience=None)
-        del given["patience"]
+    for name in PATIENCE_FIELDS:
+        if given.get(name) == OFF:
+            settings = replace(settings, **{name: None})
+            del given[name]
     return replace(settings, **given)
 
 
