@@ -115,7 +115,8 @@ def _targets(text: str) -> list[str]:
     return targets
 
 
-def _memory_size(text: str) -> int:
+def memory_size_argument(text: str) -> int:
+    """Parse a --max-memory value for argparse."""
     from cnndsl.memory_guard import parse_memory_size
 
     try:
@@ -159,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     compile_parser.add_argument("--collapse-depth", type=_collapse_depth, default=None, metavar="N",
                                 help="collapse the block instances nested N deep and draw those around them as "
                                      "frames; implies --collapse (default: 1, the top-level instances)")
-    compile_parser.add_argument("--max-memory", type=_memory_size, default="4GiB", metavar="SIZE",
+    compile_parser.add_argument("--max-memory", type=memory_size_argument, default="4GiB", metavar="SIZE",
                                 help="maximum memory that building the Keras model may need, estimated as "
                                      "float32 parameters plus one sample's activations; a larger model is "
                                      "refused before TensorFlow starts. Units: B, KB, MB, GB, KiB, MiB, GiB "

@@ -76,10 +76,12 @@ def estimate_memory(network: Network) -> MemoryEstimate:
     return MemoryEstimate(report.parameter_bytes, report.total_activation_bytes)
 
 
-def check_memory(network: Network, limit: int) -> MemoryEstimate:
+def check_memory(network: Network, limit: int, other_outputs: bool = True) -> MemoryEstimate:
     """Return the estimate of a checked network, or raise CnnDslError at its largest layer above `limit` bytes.
 
-    A checked network has at least one layer, which the error points at.
+    A checked network has at least one layer, which the error points at. The
+    fix suggests writing only the other outputs when `other_outputs` is true
+    (`cnndsl compile`, which can skip the Keras model).
     """
     estimate = estimate_memory(network)
     if estimate.total_bytes <= limit:
@@ -93,8 +95,10 @@ def check_memory(network: Network, limit: int) -> MemoryEstimate:
         f"{format_memory(estimate.activation_bytes)} of activations for one sample), more than the limit of "
         f"{format_memory(limit)}; the largest layer is `{largest.name}` with {largest.params:,} parameters"
     )
-    fix = (f"shrink the network, raise the limit with `--max-memory {suggestion}`, or write only the other "
-           "outputs with `--targets python,graphviz`")
+    fix = f"shrink the network or raise the limit with `--max-memory {suggestion}`"
+    if other_outputs:
+        fix = (f"shrink the network, raise the limit with `--max-memory {suggestion}`, or write only the other "
+               "outputs with `--targets python,graphviz`")
     raise CnnDslError(network.source, [Diagnostic(Severity.ERROR, message, largest.span, fix, largest.source)])
 
 

@@ -129,3 +129,27 @@ def test_invalid_max_memory_is_a_usage_error():
 
     assert result.returncode == 2
     assert "invalid memory size 'lots'" in result.stderr
+
+
+def test_train_refuses_a_huge_model_before_loading_tensorflow(tmp_path):
+    spec = tmp_path / "huge.cnn"
+    spec.write_text(HUGE_SPEC)
+    script = ("import sys\nfrom cnndsl.cli import main\ncode = main(sys.argv[1:])\n"
+              "print('tensorflow loaded:', 'tensorflow' in sys.modules)\nsys.exit(code)\n")
+
+    result = subprocess.run([sys.executable, "-c", script, "train", str(spec), "-o", str(tmp_path / "out"),
+                             "--epochs", "1"], capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 1
+    assert "huge.cnn:" in result.stderr and "more than the limit of 4.00 GiB" in result.stderr
+    assert "--max-memory" in result.stderr and "--targets" not in result.stderr
+    assert "tensorflow loaded: False" in result.stdout
+    assert not (tmp_path / "out").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_train_max_memory_option(tmp_path):
+    result = run_cnndsl("train", str(EXAMPLES / "lenet.cnn"), "-o", str(tmp_path), "--max-memory", "100KB")
+
+    assert result.returncode == 1
+    assert "more than the limit of 97.66 KiB" in result.stderr

@@ -78,6 +78,8 @@ def _add_setting_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    from cnndsl.cli import memory_size_argument
+
     group = parser.add_argument_group("run")
     group.add_argument("-o", "--output-dir", default=".", metavar="DIR",
                        help="directory for the model, history, plots and confusion matrix "
@@ -89,6 +91,11 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
                        help="0: silent, 1: progress bar, 2: one line per epoch (default: 1 on a terminal, "
                             "2 otherwise)")
     group.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR while training")
+    group.add_argument("--max-memory", type=memory_size_argument, default="4GiB", metavar="SIZE",
+                       help="maximum estimated memory of the model (float32 parameters plus one sample's "
+                            "activations, as for `cnndsl compile`); a larger model is refused before TensorFlow "
+                            "starts. Training needs more: the activations of a whole batch, gradients and the "
+                            "optimizer's state (default: 4GiB)")
 
 
 def command_train(arguments: argparse.Namespace) -> int:
@@ -108,6 +115,7 @@ def command_train(arguments: argparse.Namespace) -> int:
         strategy=arguments.strategy,
         verbose=arguments.verbose,
         tensorboard=Path(arguments.tensorboard) if arguments.tensorboard else None,
+        max_memory=arguments.max_memory,
     )
     try:
         _, written = train_spec(source, options, input_path=path, warn=lambda w: print_warnings(source, w))

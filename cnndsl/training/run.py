@@ -20,6 +20,7 @@ import numpy as np
 
 from cnndsl.errors import Diagnostic
 from cnndsl.graph import Network
+from cnndsl.memory_guard import DEFAULT_MAX_MEMORY, check_memory
 from cnndsl.driver import output_stem
 from cnndsl.outputs import StagedOutputs, ensure_directory
 from cnndsl.syntax import Source
@@ -56,6 +57,7 @@ class TrainOptions:
     strategy: str = "default"
     verbose: int | None = None  # Keras fit verbosity; None: 1 on a terminal, 2 otherwise
     tensorboard: Path | None = None
+    max_memory: int = DEFAULT_MAX_MEMORY  # bytes; see cnndsl/memory_guard.py
 
 
 @dataclass
@@ -75,16 +77,15 @@ def prepare(source: Source, options: TrainOptions,
 
     `warn` receives the checker's warnings about the spec before the data is loaded.
     """
-    from cnndsl.parser import parse
     from cnndsl.pipeline import analyse
 
-    spec = parse(source)
     checked = analyse(source)
     network = checked.network
-    settings = apply_overrides(settings_from_spec(spec), options.overrides)
+    settings = apply_overrides(settings_from_spec(checked.spec), options.overrides)
     for _, message, fix in consistency_problems(settings):
         raise TrainingError(f"{message}; {fix}")
     input_shape, units = network_shape(network)
+    check_memory(network, options.max_memory, other_outputs=False)  # before TensorFlow allocates the weights
     if warn is not None:
         warn(checked.warnings)
 
