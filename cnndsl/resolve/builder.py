@@ -2,34 +2,38 @@
 
 The builder keeps a "current tensor": the result of the last chain. A chain
 continues from it unless it starts from a tensor name or with a merge. Block
-calls are expanded in place; their layers are named after the instance
-(`stage2_block1_conv1`) and remember the instances they belong to.
+calls are expanded in place by BlockExpander (cnndsl/resolve/blocks.py).
 """
 
 from __future__ import annotations
 
 import keyword
-import re
 
 from cnndsl import syntax
 from cnndsl.errors import Diagnostic, OptionError, Severity, did_you_mean
 from cnndsl.graph import BlockInstance, InputNode, LayerNode, Network
 from cnndsl.layers import KINDS_BY_NAME, LayerKind
+from cnndsl.resolve.blocks import (
+    MAX_NODES,
+    NAME_PATTERN,
+    BlockExpander,
+    foreign,
+    next_free_name,
+)
 from cnndsl.resolve.imports import BlockTable
 from cnndsl.resolve.options import OptionReader
-from cnndsl.resolve.scope import Scope, substitute, substitute_options
-from cnndsl.syntax import Source, Span, ValueKind
+from cnndsl.resolve.scope import Scope, substitute_options
+from cnndsl.syntax import Span, ValueKind
 
-NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")  # Keras rejects scope names starting with "_"
 # Limits that keep a mistaken or hostile spec from running for minutes or
 # exhausting Python's stack: real networks have a few thousand layers and nest
 # blocks a few levels deep, and bench/scaling.py checks 100,000-layer specs.
-MAX_NODES = 200_000  # layers, not counting the inputs
+# MAX_NODES, the number of layers, is in cnndsl/resolve/blocks.py.
 MAX_NESTING = 50  # residual, parallel and block calls inside one another
 IDENTITY = "identity"
 
 
-class GraphBuilder:
+class GraphBuilder(BlockExpander):
     """Expands statements into nodes of `network`, collecting diagnostics instead of stopping."""
 
     def __init__(self, network: Network, blocks: BlockTable):
@@ -50,10 +54,10 @@ class GraphBuilder:
     # ---- Reporting -----------------------------------------------------------
 
     def error(self, scope: Scope, message: str, span: Span | None, fix: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(Severity.ERROR, message + scope.trace, span, fix, _foreign(scope)))
+        self.diagnostics.append(Diagnostic(Severity.ERROR, message + scope.trace, span, fix, foreign(scope)))
 
     def warning(self, scope: Scope, message: str, span: Span | None, fix: str | None = None) -> None:
-        self.diagnostics.append(Diagnostic(Severity.WARNING, message + scope.trace, span, fix, _foreign(scope)))
+        self.diagnostics.append(Diagnostic(Severity.WARNING, message + scope.trace, span, fix, foreign(scope)))
 
     # ---- Statements ------------------------------------------------------------
 
@@ -140,7 +144,7 @@ class GraphBuilder:
         self.diagnostics.append(Diagnostic(
             Severity.ERROR, f"this {construct} is nested more than {MAX_NESTING} levels deep in residual, parallel "
             "and block calls", step.span, "flatten the structure: repeat a block with `xN` instead of nesting it",
-            _foreign(scope)))
+            foreign(scope)))
 
     # ---- Layers ----------------------------------------------------------------
 
@@ -255,131 +259,6 @@ class GraphBuilder:
             return None
         return self._merge(kind, parallel.merge, outputs, parallel.options, scope, parallel.span)
 
-    # ---- Blocks ------------------------------------------------------------------
-
-    def block_call(self, call: syntax.Call, scope: Scope, current: str) -> str | None:
-        block = self.blocks.get(call.callee)
-        if block is None:
-            candidates = [*self.blocks, *(name for name, kind in KINDS_BY_NAME.items() if kind.merge)]
-            self.error(scope, f"unknown block or merge `{call.callee}`", call.callee_span,
-                       did_you_mean(call.callee, candidates) or "define it with `block NAME(...) { ... }`")
-            return None
-        if block.name in self.call_stack:
-            cycle = " -> ".join([*self.call_stack[self.call_stack.index(block.name):], block.name])
-            self.error(scope, f"block `{block.name}` calls itself ({cycle})", call.span,
-                       "blocks cannot be recursive; repeat a block with `xN` instead")
-            return None
-
-        arguments = [a for a in call.arguments if a.keyword != "name"]
-        base = self._instance_base(call, scope)
-        count = call.repeat.count if call.repeat else 1
-        if count < 1:
-            self.error(scope, "a block must be repeated at least once", call.repeat.span, "use x1 or more")
-            return None
-
-        if call.repeat and call.repeat.first_name not in (None, "first"):
-            self.error(scope, f"`{call.repeat.first_name}(...)` after `x{count}` is not understood",
-                       call.repeat.span, "write `first(...)` to give the first copy its own arguments")
-            return None
-
-        for index in range(count):
-            first = call.repeat.first if call.repeat and index == 0 else ()
-            name = base if count == 1 else f"{base}_block{index + 1}"
-            nodes_before = len(self.network.nodes)
-            current = self._instance(block, call, _override(block, arguments, first), name, scope, current)
-            if current is None or self.too_large:
-                return None
-            if index == 0 and count > 1 and self._repeat_too_large(call, scope, count,
-                                                                   len(self.network.nodes) - nodes_before):
-                return None
-        return current
-
-    def _repeat_too_large(self, call: syntax.Call, scope: Scope, count: int, per_instance: int) -> bool:
-        """Report a repeat that would exceed MAX_NODES, before expanding the remaining copies."""
-        expected = len(self.network.nodes) - self.input_count + (count - 1) * per_instance
-        if expected <= MAX_NODES:
-            return False
-        self.too_large = True
-        self.diagnostics.append(Diagnostic(
-            Severity.ERROR, f"`{call.callee}(...) x{count:,}` would make the network about {expected:,} layers, "
-            f"more than the limit of {MAX_NODES:,}", call.repeat.span,
-            "lower the repeat count", _foreign(scope)))
-        return True
-
-    def _instance(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
-                  scope: Scope, current: str) -> str | None:
-        inner = self._block_scope(block, call, arguments, name, scope)
-        if inner is None:
-            return None
-
-        instance = BlockInstance(name=inner.prefix, block=block.name, scope=inner.path, span=call.span,
-                                 inputs=(current,))
-        self.network.block_instances.append(instance)
-        self.call_stack.append(block.name)
-        self.open_instances.append(instance)
-        output = self.run(block.body, inner, current)
-        self.open_instances.pop()
-        self.call_stack.pop()
-
-        self.warn_unused(inner, [output])
-        if output == current:
-            self.error(scope, f"block `{block.name}` has no layers", block.span, "add layers to the block body")
-            return None
-        instance.output = output
-        return output
-
-    def _block_scope(self, block: syntax.BlockDef, call: syntax.Call, arguments: list[syntax.Option], name: str,
-                     scope: Scope) -> Scope | None:
-        values: dict[str, syntax.Value] = {}
-        positional = [param.name for param in block.params]
-        for argument in arguments:
-            if argument.keyword is not None and argument.keyword in values:
-                self.error(scope, f"block `{block.name}` receives `{argument.keyword}` twice", argument.span,
-                           "give each argument once")
-                return None
-            if argument.keyword is None:
-                if not positional:
-                    self.error(scope, f"block `{block.name}` takes {len(block.params)} arguments but receives more",
-                               argument.span, f"its parameters are: {', '.join(p.name for p in block.params)}")
-                    return None
-                values[positional.pop(0)] = argument.value
-                continue
-            if argument.keyword not in {param.name for param in block.params}:
-                self.error(scope, f"block `{block.name}` has no parameter `{argument.keyword}`", argument.span,
-                           did_you_mean(argument.keyword, [p.name for p in block.params])
-                           or f"its parameters are: {', '.join(p.name for p in block.params) or 'none'}")
-                return None
-            if argument.keyword in positional:
-                positional.remove(argument.keyword)
-            values[argument.keyword] = argument.value
-
-        inner = Scope(source=block.source or scope.source, prefix=scope.layer_name(name), path=(*scope.path, name),
-                      trace=f" (in block `{block.name}` called at line {call.span.line})" + scope.trace)
-        for param in block.params:
-            value = values.get(param.name, param.default)
-            if value is None:
-                self.error(scope, f"block `{block.name}` needs the argument `{param.name}`", call.span,
-                           f"call it as `{block.name}({', '.join(p.name + '=...' for p in block.params)})`")
-                return None
-            try:
-                value = substitute(value, scope)
-            except OptionError as error:
-                self.error(scope, error.message, value.span, error.fix)
-                return None
-            inner.params[param.name] = value
-            if value.kind is ValueKind.WORD and value.text in scope.tensors:
-                inner.bind(param.name, scope.lookup(value.text), None)
-                inner.tensors[param.name].used = True
-        return inner
-
-    def _instance_base(self, call: syntax.Call, scope: Scope) -> str:
-        """Return the instance name relative to `scope`; _block_scope adds the caller's prefix."""
-        named = [a for a in call.arguments if a.keyword == "name"]
-        if named and named[0].value.kind is ValueKind.WORD and NAME_PATTERN.match(named[0].value.text):
-            return named[0].value.text
-        full = _next_free(call.callee, self.counters, scope, self.network)
-        return full[len(scope.prefix) + 1:] if scope.prefix else full
-
     # ---- Names and tensors -----------------------------------------------------------
 
     def _name(self, scope: Scope, kind: LayerKind, options: tuple[syntax.Option, ...], span: Span) -> str:
@@ -399,7 +278,7 @@ class GraphBuilder:
                 if full in self.network:
                     self.error(scope, f"the layer name `{full}` is used twice", span, "give every layer its own name")
                 return full
-        name = _next_free(kind.keyword, self.counters, scope, self.network)
+        name = next_free_name(kind.keyword, self.counters, scope, self.network)
         self.default_named.add(name)
         return name
 
@@ -412,7 +291,7 @@ class GraphBuilder:
             self.too_large = True
             return None
         if node.name in self.network:
-            node.name = _next_free(node.name, self.counters, Scope(self.network.source), self.network)
+            node.name = next_free_name(node.name, self.counters, Scope(self.network.source), self.network)
         node.scope = self._current_path()
         self.network.add(node)
         self.read.update(node.inputs)
@@ -507,33 +386,6 @@ class GraphBuilder:
                    hint or "see docs/language.md for the layer kinds")
 
 
-def _override(block: syntax.BlockDef, arguments: list[syntax.Option],
-              first: tuple[syntax.Option, ...]) -> list[syntax.Option]:
-    """Return the call's arguments with those of `first(...)` replacing the ones they name.
-
-    A positional argument is matched to its parameter as _block_scope matches
-    it, so `b(64) x3 first(filters=32)` replaces the 64 for the first copy.
-    """
-    replaced = {option.keyword for option in first if option.keyword is not None}
-    if not replaced:
-        return [*arguments, *first]
-    unfilled = [param.name for param in block.params]
-    remaining = []
-    for argument in arguments:
-        if argument.keyword is not None:
-            name = argument.keyword
-            if name in unfilled:
-                unfilled.remove(name)
-        else:
-            name = unfilled.pop(0) if unfilled else None
-        if name in replaced:
-            continue
-        if argument.keyword is None and name is not None:
-            argument = syntax.Option(argument.value, argument.span, keyword=name)
-        remaining.append(argument)
-    return [*remaining, *first]
-
-
 def _merge_kind(name: str) -> LayerKind | None:
     kind = KINDS_BY_NAME.get(name)
     return kind if kind is not None and kind.merge else None
@@ -547,17 +399,3 @@ def _is_tensor_like(step: syntax.Step) -> bool:
     """Return True for a bare unknown word at the start of a chain, such as a misspelt tensor name."""
     return isinstance(step, syntax.LayerCall) and not step.options and step.kind not in KINDS_BY_NAME \
         and step.kind != IDENTITY
-
-
-def _foreign(scope: Scope) -> Source | None:
-    return scope.source
-
-
-def _next_free(base: str, counters: dict[str, int], scope: Scope, network: Network) -> str:
-    key = scope.layer_name(base)
-    while True:
-        counters[key] = counters.get(key, 0) + 1
-        separator = "_" if base[-1].isdigit() else ""
-        name = scope.layer_name(f"{base}{separator}{counters[key]}")
-        if name not in network:
-            return name
