@@ -176,7 +176,7 @@ def _override(block: syntax.BlockDef, arguments: list[syntax.Option],
 
 
 def foreign(scope: Scope) -> Source | None:
-    """Return the source that a diagnostic in `scope` points into (another file's, inside a used block)."""
+    """Return the source that diagnostics in `scope` point into: another file's for a block from `use`."""
     return scope.source
 
 
