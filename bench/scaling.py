@@ -6,7 +6,8 @@ For every generated spec (bench/specs.py) the script starts three kinds of
 child process:
 
 - a timing worker, which runs the phases in order and times each: parse
-  (spec text to syntax tree), check (resolve and check, to the layer graph
+  (spec text to syntax tree; also Lark's share of it, parsing with callbacks
+  that build nothing), check (resolve and check, to the layer graph
   with shapes and parameter counts), DOT (graphviz_backend.to_dot) and
   summary (the `cnndsl summary` table). The collector is paused during parse
   and check, as pipeline.analyse pauses it;
@@ -156,7 +157,27 @@ def run_worker(mode: str, path: Path, repeat: int) -> None:
     rounds = [_run_phases(source, measure) for _ in range(repeat)]
     result = {phase: common.median([values[phase] for values in rounds]) for phase in PHASES}
     result["dot_megabytes"] = rounds[-1]["dot_megabytes"]
+    if mode == "time":
+        result["lark"] = common.median([_lark_alone(source.text) for _ in range(repeat)])
     print(json.dumps(result))
+
+
+def _lark_alone(text: str) -> float:
+    """Return the seconds that Lark takes to lex and parse `text` with callbacks that build nothing.
+
+    This is the part of the parse phase that cnndsl's own code cannot speed up:
+    the rest builds the syntax nodes.
+    """
+    import lark
+
+    from cnndsl import parser
+    from cnndsl.pipeline import collector_paused
+
+    discard = type("Discard", (), {rule: staticmethod(lambda children: None) for rule in parser._RULES})()
+    bare = lark.Lark(parser.grammar_text(), **parser.PARSER_OPTIONS, transformer=discard)
+    with collector_paused():
+        _, seconds = _timed(lambda: bare.parse(text + "\n"))
+    return seconds
 
 
 def _run_phases(source, measure: Callable[[Callable[[], object]], tuple[object, float]]) -> dict[str, float]:
@@ -258,6 +279,9 @@ def _goal_lines(results: list[dict]) -> str:
     lines = [f"- {r['shape']}: `cnndsl check` took {common.seconds(r['check_wall'])} "
              f"(goal of under {GOAL_SECONDS:g} s: {common.goal(r['check_wall'] < GOAL_SECONDS)})."
              for r in largest]
+    lines += [f"- {r['shape']}: of the parse phase's {common.seconds(r['time']['parse'])}, Lark alone "
+              f"(lexing and LALR parsing with callbacks that build nothing) took {common.seconds(r['time']['lark'])}."
+              for r in largest]
     return "\n".join(["No phase raised RecursionError at any size.", *lines])
 
 

@@ -123,6 +123,10 @@ class _Reductions:
 
 def _reduction(convert, kept: frozenset[str]):
     def reduce(children: list):
+        if len(children) == 1 and children[0].__class__ is tuple:
+            node, span = children[0]  # a node whose span is its only child's, such as an option's value
+            return convert(span, [node]), span
+
         parts = []
         first = last = None  # the first and last child that has a position
         for child in children:
@@ -206,14 +210,11 @@ class _ToSyntax:
 
     def input_reference(self, span, children):
         token = children[0]
-        return syntax.LayerCall(kind=str(token), kind_span=_token_span(token), options=(),
-                                span=_token_span(token))
+        return syntax.LayerCall(kind=str(token), kind_span=span, options=(), span=span)
 
     def layer(self, span, children):
         kind, *options = children
-        return syntax.LayerCall(
-            kind=str(kind), kind_span=_token_span(kind), options=tuple(options), span=span
-        )
+        return syntax.LayerCall(kind=str(kind), kind_span=_token_span(kind), options=_options(options), span=span)
 
     def call(self, span, children):
         callee, *rest = children
@@ -246,7 +247,7 @@ class _ToSyntax:
 
     def parallel(self, span, children):
         merge, *options, branches = children
-        return syntax.Parallel(merge=str(merge), merge_span=_token_span(merge), options=tuple(options),
+        return syntax.Parallel(merge=str(merge), merge_span=_token_span(merge), options=_options(options),
                                branches=branches, span=span)
 
     def positional(self, span, children):
@@ -259,7 +260,7 @@ class _ToSyntax:
     def _value(kind: ValueKind):
         def build(self, span, children):
             token = children[0]
-            return Value(kind=kind, text=str(token), span=_token_span(token))
+            return Value(kind=kind, text=str(token), span=span)  # the rule's one token
 
         return build
 
@@ -296,6 +297,12 @@ class _ToSyntax:
 # The rules and aliases of grammars/cnn.lark that reach a callback; a test
 # checks that the list matches the grammar.
 _RULES = tuple(name for name in vars(_ToSyntax) if not name.startswith("_") and name != "source")
+
+
+def _options(options: list) -> tuple[syntax.Option, ...]:
+    """Return the options of a layer or parallel: `keyword=value` ones as they are, bare values made positional."""
+    return tuple(syntax.Option(value=option, span=option.span) if option.__class__ is Value else option
+                 for option in options)
 
 
 def _callee_span(token: Token) -> Span:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,12 @@ class Source:
         return ""
 
 
-@dataclass(frozen=True)
-class Span:
-    """A range of source text; lines and columns are 1-based, the end is exclusive."""
+class Span(NamedTuple):
+    """A range of source text; lines and columns are 1-based, the end is exclusive.
+
+    A named tuple rather than a frozen dataclass, because a long spec has
+    several spans per layer and a tuple is made in less than half the time.
+    """
 
     line: int
     column: int

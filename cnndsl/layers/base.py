@@ -7,6 +7,8 @@ parameter rules, and the back ends read its Keras class and diagram label.
 
 from __future__ import annotations
 
+import functools
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -139,8 +141,19 @@ class LayerKind:
                 return option
         return None
 
-    def defaults(self) -> dict[str, Any]:
-        return {option.name: option.default for option in self.options if not option.required}
+    def defaults(self) -> Mapping[str, Any]:
+        """Return the default of every optional option, read-only (it is computed once per kind)."""
+        return self._defaults
+
+    @functools.cached_property
+    def _defaults(self) -> Mapping[str, Any]:
+        return types.MappingProxyType({option.name: option.default for option in self.options
+                                       if not option.required})
+
+    @functools.cached_property
+    def prefixed_options(self) -> tuple[OptionSpec, ...]:
+        """Return the options with a compact prefix (`k` in `k5`), longest prefix first."""
+        return tuple(sorted((option for option in self.options if option.prefix), key=lambda o: -len(o.prefix)))
 
     def keras_arguments(self, config: Config) -> dict[str, Any]:
         """Return every Keras constructor argument: fixed ones, then the options."""

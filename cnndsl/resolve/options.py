@@ -88,8 +88,8 @@ class OptionReader:
             if word in spec.flags:
                 return spec, spec.flags[word]
 
-        for spec in sorted(self.kind.options, key=lambda s: -len(s.prefix or "")):
-            if spec.prefix and word.startswith(spec.prefix) and COMPACT_NUMBER.match(word[len(spec.prefix):]):
+        for spec in self.kind.prefixed_options:
+            if word.startswith(spec.prefix) and COMPACT_NUMBER.match(word[len(spec.prefix):]):
                 digits = word[len(spec.prefix):]
                 kind = ValueKind.SIZE if "x" in digits else ValueKind.NUMBER
                 return self._parse(spec, Value(kind, digits, value.span), shown=word)

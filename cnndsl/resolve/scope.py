@@ -76,7 +76,12 @@ def substitute(value: Value, scope: Scope) -> Value:
 
 
 def substitute_options(options: tuple[syntax.Option, ...], scope: Scope) -> tuple[syntax.Option, ...]:
-    return tuple(syntax.Option(substitute(option.value, scope), option.span, option.keyword) for option in options)
+    """Substitute the value of each option; an option whose value does not change is kept as it is."""
+    substituted = []
+    for option in options:
+        value = substitute(option.value, scope)
+        substituted.append(option if value is option.value else syntax.Option(value, option.span, option.keyword))
+    return tuple(substituted)
 
 
 def _evaluate(expression: syntax.Expression, scope: Scope) -> Fraction:
