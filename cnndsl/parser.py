@@ -195,7 +195,7 @@ class _ToSyntax:
         return syntax.TrainDecl(settings=children[0], span=span)
 
     def param(self, span, children):
-        default = children[1] if len(children) == 2 else None
+        default = _value(children[1]) if len(children) == 2 else None
         return syntax.Param(name=str(children[0]), span=span, default=default)
 
     def body(self, span, children):
@@ -251,24 +251,22 @@ class _ToSyntax:
                                branches=branches, span=span)
 
     def positional(self, span, children):
-        return syntax.Option(value=children[0], span=span)
+        return syntax.Option(value=_value(children[0]), span=span)
 
     def keyword(self, span, children):
         name, value = children
-        return syntax.Option(value=value, span=span, keyword=str(name))
+        return syntax.Option(value=_value(value), span=span, keyword=str(name))
 
-    def _value(kind: ValueKind):
+    def _single_token(kind: ValueKind):
         def build(self, span, children):
-            token = children[0]
-            return Value(kind=kind, text=str(token), span=span)  # the rule's one token
+            return Value(kind=kind, text=str(children[0]), span=span)  # the span of the rule's one token
 
         return build
 
-    size = _value(ValueKind.SIZE)
-    fraction = _value(ValueKind.FRACTION)
-    number = _value(ValueKind.NUMBER)
-    word = _value(ValueKind.WORD)
-    del _value
+    size = _single_token(ValueKind.SIZE)  # an input shape
+    number = _single_token(ValueKind.NUMBER)  # an input shape, or in arithmetic
+    word = _single_token(ValueKind.WORD)  # in arithmetic
+    del _single_token
 
     def negative(self, span, children):
         return Value(kind=ValueKind.NUMBER, text="-" + str(children[0]), span=span)
@@ -299,10 +297,27 @@ class _ToSyntax:
 _RULES = tuple(name for name in vars(_ToSyntax) if not name.startswith("_") and name != "source")
 
 
+# The value kind of a value written as one token (see `?value` in grammars/cnn.lark).
+_TOKEN_VALUES = {"SIZE": ValueKind.SIZE, "FRACTION": ValueKind.FRACTION, "NUMBER": ValueKind.NUMBER,
+                 "NAME": ValueKind.WORD, "INPUT": ValueKind.WORD}
+
+
+def _value(child) -> Value:
+    """Return a value: a token of one of _TOKEN_VALUES becomes one, a Value stays as it is."""
+    if child.__class__ is Value:
+        return child
+    return Value(kind=_TOKEN_VALUES[child.type], text=str(child), span=_token_span(child))
+
+
 def _options(options: list) -> tuple[syntax.Option, ...]:
     """Return the options of a layer or parallel: `keyword=value` ones as they are, bare values made positional."""
-    return tuple(syntax.Option(value=option, span=option.span) if option.__class__ is Value else option
-                 for option in options)
+    made = []
+    for option in options:
+        if option.__class__ is not syntax.Option:
+            value = _value(option)
+            option = syntax.Option(value=value, span=value.span)
+        made.append(option)
+    return tuple(made)
 
 
 def _callee_span(token: Token) -> Span:

@@ -151,6 +151,24 @@ class LayerKind:
                                        if not option.required})
 
     @functools.cached_property
+    def required_options(self) -> tuple[OptionSpec, ...]:
+        return tuple(option for option in self.options if option.required)
+
+    @functools.cached_property
+    def positional_options(self) -> tuple[OptionSpec, ...]:
+        """Return the options that a bare value sets, in the order bare values fill them."""
+        return tuple(option for option in self.options if option.positional)
+
+    @functools.cached_property
+    def flag_options(self) -> Mapping[str, tuple[OptionSpec, Any]]:
+        """Map each flag word (`same`, `relu`) to its option and value; the first option with the word wins."""
+        table: dict[str, tuple[OptionSpec, Any]] = {}
+        for option in self.options:
+            for word, value in option.flags.items():
+                table.setdefault(word, (option, value))
+        return types.MappingProxyType(table)
+
+    @functools.cached_property
     def prefixed_options(self) -> tuple[OptionSpec, ...]:
         """Return the options with a compact prefix (`k` in `k5`), longest prefix first."""
         return tuple(sorted((option for option in self.options if option.prefix), key=lambda o: -len(o.prefix)))

@@ -363,6 +363,9 @@ class GraphBuilder(BlockExpander):
         A layer with a failed option gets no config, so that the option's
         absence is not reported again as a missing required option.
         """
+        if not scope.params and all(option.value.kind is not ValueKind.EXPRESSION for option in options):
+            return options  # nothing to substitute outside blocks, except arithmetic
+
         substituted = []
         for option in options:
             try:

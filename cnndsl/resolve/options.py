@@ -75,7 +75,7 @@ class OptionReader:
         if option.value.kind is ValueKind.WORD:
             return self._match_word(option.value)
 
-        spec = next((s for s in self.kind.options if s.positional and s.name not in self.values), None)
+        spec = next((s for s in self.kind.positional_options if s.name not in self.values), None)
         if spec is None:
             self._error(f"{self.written} takes no more bare values but received `{option.value.text}`",
                         option.value.span, self._keyword_fix())
@@ -84,9 +84,9 @@ class OptionReader:
 
     def _match_word(self, value: Value) -> tuple[OptionSpec, Any] | None:
         word = value.text
-        for spec in self.kind.options:
-            if word in spec.flags:
-                return spec, spec.flags[word]
+        flag = self.kind.flag_options.get(word)
+        if flag is not None:
+            return flag
 
         for spec in self.kind.prefixed_options:
             if word.startswith(spec.prefix) and COMPACT_NUMBER.match(word[len(spec.prefix):]):
@@ -119,8 +119,8 @@ class OptionReader:
     def _require_all(self) -> bool:
         """Report required options that were not given; return False if any value is missing."""
         complete = True
-        for spec in self.kind.options:
-            if spec.required and spec.name not in self.values:
+        for spec in self.kind.required_options:
+            if spec.name not in self.values:
                 complete = False
                 if spec.name not in self.attempted:
                     self._error(f"{self.written} needs {spec.name} ({spec.help})", self.span,
