@@ -119,11 +119,21 @@ def machine_description() -> dict[str, str]:
         "TensorFlow": package_version("tensorflow") or "not installed",
         "Keras": package_version("keras") or "not installed",
         "Lark": package_version("lark") or "not installed",
+        "parser": parser_description(),
         "Graphviz": _dot_version(),
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "load average": "{:.2f}, {:.2f}, {:.2f}".format(*os.getloadavg()),
         "speed probe": f"{_speed_probe_us():.0f} µs",
     }
+
+
+def parser_description() -> str:
+    """Name the parser that cnndsl uses here: Lark alone, or Lark with lark-cython (see cnndsl.parser.accelerator)."""
+    from cnndsl.parser import accelerator
+
+    if accelerator() is None:
+        return "Lark alone"
+    return f"Lark with lark-cython {package_version('lark-cython')}"
 
 
 def _cpu_model() -> str:
@@ -165,7 +175,8 @@ def machine_markdown(machine: dict[str, str], command: str) -> str:
         f"Command: `{command}`\n\n"
         f"Machine: {machine['CPUs']} CPUs ({machine['CPU model']}), Python {machine['Python']}, "
         f"TensorFlow {machine['TensorFlow']}, Keras {machine['Keras']}, Lark {machine['Lark']}, "
-        f"Graphviz {machine['Graphviz']}; measured {machine['date']}. "
+        f"Graphviz {machine['Graphviz']}; parser: {machine.get('parser', 'not recorded')}; "
+        f"measured {machine['date']}. "
         f"Load average at the start: {machine['load average']} (1, 5 and 15 minutes). "
         f"Speed probe: `sum(range(1000))` takes {machine['speed probe']} in this Python."
     )
