@@ -73,8 +73,8 @@ _TERMINAL_DEFINITION = re.compile(r"^([A-Z][A-Z0-9_]*)(?:\.-?\d+)?\s*:", re.MULT
 _current = threading.local()
 
 
-# Set to any value but "" to parse with Lark's pure-Python lexer and parser
-# even when lark-cython is installed.
+# Set to 1 to parse with Lark's pure-Python lexer and parser even when
+# lark-cython is installed; unset, empty or 0 leaves the choice to accelerator().
 PURE_PARSER_VARIABLE = "CNNDSL_PURE_PARSER"
 
 # The token classes that reach _ToSyntax: Lark's, and lark-cython's when it parses.
@@ -88,7 +88,7 @@ def accelerator() -> Any | None:
     Cython, which parses long specs about 25% faster. Its tokens are not `str`
     subclasses, so the reductions use `str(token)` and _TOKEN_CLASSES.
     """
-    if os.environ.get(PURE_PARSER_VARIABLE):
+    if os.environ.get(PURE_PARSER_VARIABLE, "") not in ("", "0"):
         return None
     try:
         import lark_cython

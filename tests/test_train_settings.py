@@ -192,6 +192,13 @@ def test_reduce_lr_off_and_factor_override():
     assert apply_overrides(spec, {"lr_factor": 0.2}) == TrainSettings(lr_patience=2, lr_factor=0.2)
 
 
+def test_lr_factor_without_reduce_lr():
+    settings = apply_overrides(TrainSettings(), {"lr_factor": 0.5})
+
+    assert [problem[0] for problem in consistency_problems(settings)] == ["lr_factor"]
+    assert consistency_problems(apply_overrides(TrainSettings(lr_patience=1), {"lr_factor": 0.5})) == []
+
+
 def test_consistency_after_overrides():
     settings = apply_overrides(TrainSettings(patience=3), {"validation": "none"})
     assert [problem[0] for problem in consistency_problems(settings)] == ["monitor"]

@@ -296,7 +296,7 @@ def _parse_option(option: Option, parse_text: Callable[[str], Any], diagnostics:
 def _consistency_errors(settings: TrainSettings, seen: dict[str, Span]) -> list[Diagnostic]:
     """Check settings that are valid alone but not together, and point at the line to change."""
     problems = consistency_problems(settings)
-    where = {"momentum": "optimizer", "monitor": "early_stopping", "lr_monitor": "reduce_lr"}
+    where = {"momentum": "optimizer", "monitor": "early_stopping", "lr_monitor": "reduce_lr", "lr_factor": "reduce_lr"}
     return [_error(message, seen.get(where[setting]), fix) for setting, message, fix in problems]
 
 
@@ -306,6 +306,10 @@ def consistency_problems(settings: TrainSettings) -> list[tuple[str, str, str]]:
     if settings.momentum is not None and settings.optimizer not in MOMENTUM_OPTIMIZERS:
         problems.append(("momentum", f"the {settings.optimizer} optimizer has no momentum",
                          f"remove momentum, or use {' or '.join(MOMENTUM_OPTIMIZERS)}"))
+    reduce_options = settings.lr_factor != TrainSettings.lr_factor or settings.min_lr != TrainSettings.min_lr
+    if settings.lr_patience is None and reduce_options:
+        problems.append(("lr_factor", "a learning-rate factor or minimum is set, but reduce_lr is off",
+                         "add `reduce_lr PATIENCE` to the train section or pass `--reduce-lr PATIENCE`"))
     watchers = (("monitor", settings.patience, settings.monitor, "early stopping"),
                 ("lr_monitor", settings.lr_patience, settings.lr_monitor, "reduce_lr"))
     for setting, patience, monitor, what in watchers:
