@@ -85,8 +85,9 @@ def accelerator() -> Any | None:
     """Return the lark_cython module when it is installed and not turned off, else None.
 
     lark-cython (the `fast` extra) reimplements Lark's LALR lexer and parser in
-    Cython, which parses long specs about 25% faster. Its tokens are not `str`
-    subclasses, so the reductions use `str(token)` and _TOKEN_CLASSES.
+    Cython, which parses long specs about 25% faster (docs/benchmarks.md). Its
+    tokens are not `str` subclasses, so the reductions use `str(token)` and
+    _TOKEN_CLASSES.
     """
     if os.environ.get(PURE_PARSER_VARIABLE, "") not in ("", "0"):
         return None
