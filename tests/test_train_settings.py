@@ -80,6 +80,18 @@ def test_reduce_lr_invalid(section, message):
     assert any(message in line for line in lines), lines
 
 
+@pytest.mark.parametrize("line, fix", [
+    ("reduce_lr 1 patience=2", "keep either the bare value or `patience=`"),
+    ("early_stopping 3 patience=5", "keep either the bare value or `patience=`"),
+    ("reduce_lr 1 factor=0.5 factor=0.2", "keep one `factor=`"),
+])
+def test_setting_option_given_twice(line, fix):
+    lines = errors(f"train {{\n {line}\n}}\n")
+
+    assert any("sets" in line and "twice" in line for line in lines), lines
+    assert any(fix in line for line in lines), lines
+
+
 def test_reduce_lr_monitor_must_be_logged():
     lines = errors("train {\n validation none\n reduce_lr 1\n}\n")
     assert any(":6:2: error: reduce_lr cannot monitor `val_loss`" in line for line in lines), lines

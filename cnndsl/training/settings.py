@@ -261,11 +261,13 @@ def _read_setting(call: syntax.LayerCall, values: dict[str, Any], seen: dict[str
         values[form.target] = tuple(dict.fromkeys(parsed))  # drop repeats, keep the order
     elif parsed:
         values[form.target] = parsed[0]
-    _read_keywords(call, form, values, diagnostics)
+    _read_keywords(call, form, values, diagnostics, bare_value=bool(positional))
 
 
 def _read_keywords(call: syntax.LayerCall, form: _Form, values: dict[str, Any],
-                   diagnostics: list[Diagnostic]) -> None:
+                   diagnostics: list[Diagnostic], bare_value: bool) -> None:
+    """Read the `keyword=value` options; `bare_value` tells whether the line also has a bare value."""
+    given: set[str] = {form.target} if bare_value else set()
     for option in call.options:
         if option.keyword is None:
             continue
@@ -276,6 +278,12 @@ def _read_keywords(call: syntax.LayerCall, form: _Form, values: dict[str, Any],
                                       hint or f"its options are: {allowed}"))
             continue
         target, parse_text = form.keywords[option.keyword]
+        if target in given:
+            diagnostics.append(_error(f"`{call.kind}` sets {option.keyword} twice", option.span,
+                                      f"keep either the bare value or `{option.keyword}=`"
+                                      if target == form.target else f"keep one `{option.keyword}=`"))
+            continue
+        given.add(target)
         parsed = _parse_option(option, parse_text, diagnostics)
         if parsed is not None:
             values[target] = parsed
