@@ -31,6 +31,8 @@ TERMINAL_WORDS = {
     "NETWORK": "`network`",
     "INPUT": "`input`",
     "CALLEE": "a block call or merge such as `add(`",
+    "RESIDUAL": "`residual`",
+    "PARALLEL": "`parallel`",
     "REPEAT": "a repeat count such as `x3`",
     "STRING": "a quoted file name",
     "LBRACE": "`{`",
@@ -393,8 +395,13 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
                       Span(line, column, line, column + 1), None)
 
 
+# Where a chain step may follow (a block call is expected there), a name most likely starts a layer.
+STEP_WORDS = {**TERMINAL_WORDS, "NAME": "a layer such as `relu`"}
+
+
 def _expected_fix(error: UnexpectedToken) -> str | None:
-    expected = sorted({TERMINAL_WORDS.get(name, name) for name in error.expected if name in TERMINAL_WORDS})
+    words = STEP_WORDS if "CALLEE" in error.expected else TERMINAL_WORDS
+    expected = sorted({words[name] for name in error.expected if name in words})
     if not expected:
         return None
     return "expected " + ", ".join(expected[:-1]) + (" or " if len(expected) > 1 else "") + expected[-1]

@@ -20,7 +20,7 @@ INVALID_SPECS = [
     ("input 28x28x1\nconv = 5\n", "unexpected `=`", 2, 6, "expected"),
     ("input\n", "the `input` line has no shape", 1, 1, "input 28x28x1"),
     ("input 28x28x1 relu\n", "unexpected `relu`", 1, 15, "a new line"),
-    ("input 28x28x1\nconv 6 k5 >", "ends in the middle", 2, 12, "a name"),
+    ("input 28x28x1\nconv 6 k5 >", "ends in the middle", 2, 12, "a layer such as `relu`"),
     # Header
     ("conv 6 k5\n", "no `input` line", 1, 1, "input 28x28x1"),
     ("input 28x0x1\nflatten\n", "at least 1", 1, 7, "HEIGHTxWIDTHxCHANNELS"),
