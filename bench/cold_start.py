@@ -87,9 +87,7 @@ def main() -> None:
     breakdown = measure_breakdown(arguments.runs)
 
     body = report(machine, timings, breakdown)
-    print(body)
-    if arguments.report:
-        common.write_section(TITLE, body)
+    common.publish(TITLE, body, arguments.report)
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -97,8 +95,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=21, help="timed runs of each cnndsl command (default: 21)")
     parser.add_argument("--keras-runs", type=int, default=3,
                         help="timed runs of each Keras script, 10-30 s each (default: 3)")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="print the figures without writing docs/benchmarks.md")
+    common.add_report_option(parser)
     return parser.parse_args()
 
 

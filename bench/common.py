@@ -7,6 +7,7 @@ heading, so the sections that other scripts write stay as they are.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import os
 import platform
@@ -193,6 +194,19 @@ def command_line() -> str:
 
 
 # ---- The report ----------------------------------------------------------------------
+
+
+def add_report_option(parser: argparse.ArgumentParser) -> None:
+    """Add `--no-report`, which sets `report` to False."""
+    parser.add_argument("--no-report", dest="report", action="store_false",
+                        help="print the figures without writing docs/benchmarks.md")
+
+
+def publish(title: str, body: str, report: bool) -> None:
+    """Print a section's body, and write it to docs/benchmarks.md when `report` is true."""
+    print(body)
+    if report:
+        write_section(title, body)
 
 
 def write_section(title: str, body: str, report: Path = REPORT) -> None:

@@ -68,16 +68,13 @@ def main() -> None:
     variants += keras_variants
 
     body = report(machine, variants, build_seconds, import_seconds)
-    print(body)
-    if arguments.report:
-        common.write_section(TITLE, body)
+    common.publish(TITLE, body, arguments.report)
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="timed drawings of each kind (default: 3)")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="print the figures without writing docs/benchmarks.md")
+    common.add_report_option(parser)
     return parser.parse_args()
 
 

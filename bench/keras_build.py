@@ -60,16 +60,13 @@ def main() -> None:
         print("  ".join(f"{name} {common.seconds(values[-1])}" for name, values in times.items()), flush=True)
 
     body = report(machine, import_seconds, times, analyse_times)
-    print(body)
-    if arguments.report:
-        common.write_section(TITLE, body)
+    common.publish(TITLE, body, arguments.report)
 
 
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=7, help="timed builds of each side (default: 7)")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="print the figures without writing docs/benchmarks.md")
+    common.add_report_option(parser)
     return parser.parse_args()
 
 

@@ -61,9 +61,7 @@ def main() -> None:
                 results.append(measure_spec(shape, size, path))
 
     body = report(machine, results, arguments.sizes)
-    print(body)
-    if arguments.report:
-        common.write_section(TITLE, body)
+    common.publish(TITLE, body, arguments.report)
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -72,8 +70,7 @@ def parse_arguments() -> argparse.Namespace:
                         help="comma-separated layer counts (default: 1000,10000,100000)")
     parser.add_argument("--shapes", type=_shapes, default=list(specs.GENERATORS), metavar="LIST",
                         help=f"comma-separated spec shapes (default: {','.join(specs.GENERATORS)})")
-    parser.add_argument("--no-report", dest="report", action="store_false",
-                        help="print the figures without writing docs/benchmarks.md")
+    common.add_report_option(parser)
     parser.add_argument("--worker", choices=("time", "memory"), help=argparse.SUPPRESS)
     parser.add_argument("--spec", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
