@@ -9,6 +9,7 @@ node after its inputs.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from cnndsl.layers import LayerKind, Shape
@@ -61,6 +62,15 @@ class LayerNode:
 
 
 Node = InputNode | LayerNode
+
+
+def count_params(layers: Iterable[LayerNode]) -> tuple[int, int]:
+    """Return the trainable and non-trainable parameters of `layers`; an unchecked layer counts as 0."""
+    trainable = non_trainable = 0
+    for layer in layers:
+        trainable += layer.trainable_params or 0
+        non_trainable += layer.non_trainable_params or 0
+    return trainable, non_trainable
 
 
 @dataclass
@@ -151,12 +161,12 @@ class Network:
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.trainable_params or 0 for layer in self.layers)
+        return count_params(self.layers)[0]
 
     @property
     def non_trainable_params(self) -> int:
-        return sum(layer.non_trainable_params or 0 for layer in self.layers)
+        return count_params(self.layers)[1]
 
     @property
     def total_params(self) -> int:
-        return self.trainable_params + self.non_trainable_params
+        return sum(count_params(self.layers))

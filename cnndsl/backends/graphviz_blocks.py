@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cnndsl.graph import BlockInstance, LayerNode, Network, Node
+from cnndsl.graph import BlockInstance, LayerNode, Network, Node, count_params
 from cnndsl.layers import Shape
 
 
@@ -48,15 +48,15 @@ class InstanceFacts:
 
     @property
     def trainable_params(self) -> int:
-        return sum(layer.trainable_params or 0 for layer in self.layers)
+        return count_params(self.layers)[0]
 
     @property
     def non_trainable_params(self) -> int:
-        return sum(layer.non_trainable_params or 0 for layer in self.layers)
+        return count_params(self.layers)[1]
 
     @property
     def params(self) -> int:
-        return self.trainable_params + self.non_trainable_params
+        return sum(count_params(self.layers))
 
 
 @dataclass(frozen=True)
