@@ -64,23 +64,22 @@ class TrainSettings:
 
 def parse_positive_int(text: str) -> int:
     """Parse a whole number of at least 1, such as a batch size."""
-    try:
-        number = int(text)
-    except ValueError:
-        raise OptionError(f"`{text}` is not a whole number", "write a number such as 32") from None
-    if number < 1:
-        raise OptionError(f"`{text}` must be at least 1", "write a number such as 32")
-    return number
+    return _whole_number(text, minimum=1, example="32")
 
 
 def parse_count(text: str) -> int:
     """Parse a whole number of at least 0, such as a patience or a seed."""
+    return _whole_number(text, minimum=0, example="3")
+
+
+def _whole_number(text: str, minimum: int, example: str) -> int:
     try:
         number = int(text)
     except ValueError:
-        raise OptionError(f"`{text}` is not a whole number", "write a number such as 3") from None
-    if number < 0:
-        raise OptionError(f"`{text}` must not be negative", "write a number such as 3")
+        raise OptionError(f"`{text}` is not a whole number", f"write a number such as {example}") from None
+    if number < minimum:
+        problem = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+        raise OptionError(f"`{text}` {problem}", f"write a number such as {example}")
     return number
 
 
@@ -266,8 +265,8 @@ def _read_setting(call: syntax.LayerCall, values: dict[str, Any], seen: dict[str
 
 def _read_keywords(call: syntax.LayerCall, form: _Form, values: dict[str, Any],
                    diagnostics: list[Diagnostic], bare_value: bool) -> None:
-    """Read the `keyword=value` options; `bare_value` tells whether the line also has a bare value."""
-    given: set[str] = {form.target} if bare_value else set()
+    """Read the `keyword=value` options into `values`; `bare_value` is true when the line also has a bare value."""
+    targets_set: set[str] = {form.target} if bare_value else set()
     for option in call.options:
         if option.keyword is None:
             continue
@@ -278,12 +277,12 @@ def _read_keywords(call: syntax.LayerCall, form: _Form, values: dict[str, Any],
                                       hint or f"its options are: {allowed}"))
             continue
         target, parse_text = form.keywords[option.keyword]
-        if target in given:
+        if target in targets_set:
             diagnostics.append(_error(f"`{call.kind}` sets {option.keyword} twice", option.span,
                                       f"keep either the bare value or `{option.keyword}=`"
                                       if target == form.target else f"keep one `{option.keyword}=`"))
             continue
-        given.add(target)
+        targets_set.add(target)
         parsed = _parse_option(option, parse_text, diagnostics)
         if parsed is not None:
             values[target] = parsed
