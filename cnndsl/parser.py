@@ -79,8 +79,17 @@ _current = threading.local()
 # lark-cython is installed; unset, empty or 0 leaves the choice to accelerator().
 PURE_PARSER_VARIABLE = "CNNDSL_PURE_PARSER"
 
-# The token classes that reach _ToSyntax: Lark's, and lark-cython's when it parses.
-_TOKEN_CLASSES: tuple[type, ...] = (Token,)
+
+def _token_classes() -> tuple[type, ...]:
+    """Return the token classes that can reach _ToSyntax: Lark's, and lark-cython's when it is installed."""
+    try:
+        from lark_cython import Token as CythonToken
+    except ImportError:
+        return (Token,)
+    return (Token, CythonToken)
+
+
+_TOKEN_CLASSES = _token_classes()
 
 
 def accelerator() -> Any | None:
@@ -108,12 +117,9 @@ def _lark() -> Lark:
 
 def make_parser(plugin_module: Any | None) -> Lark:
     """Build the parser (loaded from the cache when possible), with lark-cython's classes if given its module."""
-    global _TOKEN_CLASSES
-
     live: dict[str, Any] = {"transformer": _Reductions(_kept_terminals())}
     if plugin_module is not None:
         live["_plugins"] = plugin_module.plugins
-        _TOKEN_CLASSES = (Token, plugin_module.Token)
     return cached_parser(grammar_text(), PARSER_OPTIONS, live)
 
 
@@ -395,7 +401,8 @@ def _syntax_diagnostic(source: Source, error: UnexpectedInput) -> Diagnostic:
                       Span(line, column, line, column + 1), None)
 
 
-# Where a chain step may follow (a block call is expected there), a name most likely starts a layer.
+# Terminal descriptions for a position where a chain step may follow (a block call is expected there).
+# A name there most likely starts a layer.
 STEP_WORDS = {**TERMINAL_WORDS, "NAME": "a layer such as `relu`"}
 
 
