@@ -8,7 +8,7 @@ same seed and the same data arrays, loaded, scaled and split by
 cnndsl.training.data. Both use the settings of examples/lenet.cnn's train
 section: SGD with learning rate 0.01 and momentum 0.9, batch size 32, up to
 15 epochs, 10% of the training images held out for validation, the learning
-rate divided by 10 after each epoch without a lower val_loss, and early
+rate divided by 10 after each epoch in which val_loss does not fall, and early
 stopping on val_loss with patience 3. A paired timing then alternates epochs of fresh copies of both
 models. The script prints the test accuracies, the seconds per epoch and
 their ratios, and replaces the "Training" section of docs/benchmarks.md.
@@ -238,14 +238,14 @@ def training_section(results: dict) -> str:
     return f"""
 LeNet-5 (examples/lenet.cnn) on MNIST ({images['training']:,} training, {images['validation']:,}
 validation and {images['test']:,} test images): SGD with learning rate 0.01 and momentum 0.9, batch size 32, up to
-15 epochs, the learning rate divided by 10 after every epoch without a lower val_loss
+15 epochs, the learning rate divided by 10 after every epoch in which val_loss does not fall
 (`reduce_lr 1`, Keras' ReduceLROnPlateau), early stopping on val_loss with patience 3, seed
 {results['seed']}. The compiled model runs through `cnndsl train`. The hand-written one is the same
 network as a `keras.Sequential`, trained with `model.fit` on the same arrays right after it, in the
 same process.
 
 The same recipe without `reduce_lr` stopped at epoch 9 with 98.64% test accuracy for both models
-(run of 2026-12-04 21:43 UTC, commit 289ed85): at the constant learning rate its val_loss was
+(run of 2026-12-04 21:43 UTC, commit 289ed85). At the constant learning rate its val_loss was
 lowest at epoch 6, and the three epochs after it did not improve on it.
 
 {common.machine_markdown(results['machine'], results['command'])}

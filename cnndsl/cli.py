@@ -182,10 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Commands that never import TensorFlow run with the cyclic garbage collector
-# paused from start to end, not only while the spec is analysed: once it ran
-# again, the collector scanned every object of a long spec, several times
-# (0.3 s of checking a 100,000-layer spec). They exit soon after, so the few
-# reference cycles they leave cost nothing.
+# paused from start to end, not only while the spec is analysed. When it ran
+# again after the analysis, it scanned every object of a long spec several
+# times (0.3 s of checking a 100,000-layer spec). These commands exit soon
+# after, so the few reference cycles they leave cost nothing.
 COLLECTOR_PAUSED_COMMANDS = ("check", "summary", "rf")
 
 

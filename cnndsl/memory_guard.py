@@ -95,10 +95,11 @@ def check_memory(network: Network, limit: int, other_outputs: bool = True) -> Me
         f"{format_memory(estimate.activation_bytes)} of activations for one sample), more than the limit of "
         f"{format_memory(limit)}; the largest layer is `{largest.name}` with {largest.params:,} parameters"
     )
-    fix = f"shrink the network or raise the limit with `--max-memory {suggestion}`"
+    raise_limit = f"raise the limit with `--max-memory {suggestion}`"
     if other_outputs:
-        fix = (f"shrink the network, raise the limit with `--max-memory {suggestion}`, or write only the other "
-               "outputs with `--targets python,graphviz`")
+        fix = f"shrink the network, {raise_limit}, or write only the other outputs with `--targets python,graphviz`"
+    else:
+        fix = f"shrink the network or {raise_limit}"
     raise CnnDslError(network.source, [Diagnostic(Severity.ERROR, message, largest.span, fix, largest.source)])
 
 

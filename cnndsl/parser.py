@@ -75,8 +75,8 @@ _TERMINAL_DEFINITION = re.compile(r"^([A-Z][A-Z0-9_]*)(?:\.-?\d+)?\s*:", re.MULT
 _current = threading.local()
 
 
-# Set to 1 to parse with Lark's pure-Python lexer and parser even when
-# lark-cython is installed; unset, empty or 0 leaves the choice to accelerator().
+# Setting this variable to 1 (any value but empty or 0) makes cnndsl parse with
+# Lark's pure-Python lexer and parser even when lark-cython is installed.
 PURE_PARSER_VARIABLE = "CNNDSL_PURE_PARSER"
 
 

@@ -37,9 +37,9 @@ STALE_AFTER_SECONDS = 30 * 24 * 3600
 def cached_parser(grammar: str, options: dict[str, Any], live: dict[str, Any] | None = None) -> lark.Lark:
     """Return `Lark(grammar, **options, **live)`, loaded from the cache when a fresh copy is there.
 
-    `live` holds objects that the cache file does not store and its name does
-    not depend on, such as the transformer: Lark accepts them when it loads a
-    saved parser (lark.lark._LOAD_ALLOWED_OPTIONS lists them).
+    `live` contains objects that the cache file does not store and its name
+    does not depend on, such as the transformer. Lark accepts them when it
+    loads a saved parser (lark.lark._LOAD_ALLOWED_OPTIONS lists them).
     """
     live = live or {}
     directory = cache_directory()

@@ -1,8 +1,8 @@
 """lark-cython, the optional accelerator, gives the same syntax trees and the same errors as Lark alone.
 
-The rest of the suite runs with whichever parser is installed; these tests
-build both and compare them on the examples and on specs that use every
-construct of the grammar, valid and invalid.
+The rest of the suite runs with whichever parser is installed. These tests
+build both parsers and compare them on the examples and on specs that use
+every construct of the grammar, valid and invalid.
 """
 
 from __future__ import annotations

@@ -141,8 +141,10 @@ def test_train_refuses_a_huge_model_before_loading_tensorflow(tmp_path):
                              "--epochs", "1"], capture_output=True, text=True, timeout=300)
 
     assert result.returncode == 1
-    assert "huge.cnn:" in result.stderr and "more than the limit of 4.00 GiB" in result.stderr
-    assert "--max-memory" in result.stderr and "--targets" not in result.stderr
+    assert "huge.cnn:" in result.stderr
+    assert "more than the limit of 4.00 GiB" in result.stderr
+    assert "--max-memory" in result.stderr
+    assert "--targets" not in result.stderr
     assert "tensorflow loaded: False" in result.stdout
     assert not (tmp_path / "out").exists()
     assert "Traceback" not in result.stderr

@@ -197,7 +197,7 @@ def test_early_stopping_stops(tmp_path, small_npz):
 
 def test_reduce_lr_lowers_learning_rate(tmp_path, small_npz):
     # Patience 0 reduces the rate after every epoch whose training loss is not
-    # the lowest so far; a huge rate makes the loss rise at once.
+    # the lowest so far. A huge rate makes the loss rise at once.
     section = "train {\n optimizer sgd learning_rate=50\n epochs 3\n reduce_lr 0 factor=0.5 monitor=loss\n seed 1\n}\n"
     record, _ = train(tmp_path, section=section, data=str(small_npz))
 
